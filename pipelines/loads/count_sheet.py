@@ -1,0 +1,58 @@
+"""Count sheets (printed worksheets filled in by counters) into ``physical_count``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines.counting.records import insert_counts
+from pipelines.warehouse.db import fetch
+
+
+def rows_to_count(rows: pl.DataFrame, default_date: date) -> tuple[pl.DataFrame, int]:
+    """Rows a counter filled in; blank worksheet lines (no quantity, no location) are skipped."""
+    filled = rows.filter(pl.col("quantity_expr").is_not_null() | pl.col("location").is_not_null())
+    return (
+        filled.with_columns(pl.col("count_date").fill_null(default_date)),
+        rows.height - filled.height,
+    )
+
+
+def unknown_material_problems(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose material × plant the material master does not know: the sheet is rejected."""
+    con.register("sheet_rows", rows.select("_row", "material", "plant"))
+    unknown = fetch(
+        con,
+        """SELECT s._row AS row, s.material, s.plant FROM sheet_rows s
+           ANTI JOIN material m USING (material, plant) ORDER BY s._row""",
+    )
+    con.unregister("sheet_rows")
+    return unknown.select(
+        "row",
+        column=pl.lit("Material"),
+        value=pl.col("material"),
+        reason=pl.format("material {} is not in the material master of plant {}",
+                         pl.col("material"), pl.col("plant")),
+    )
+
+
+def load_count_sheet(
+    con: duckdb.DuckDBPyConnection,
+    rows: pl.DataFrame,
+    load_id: int,
+    now: datetime,
+    file_name: str,
+) -> dict[str, Any]:
+    inserted = insert_counts(con, rows, entered_by=f"sheet:{file_name}", entered_at=now,
+                             load_id=load_id)
+    return {
+        "counts": inserted,
+        "counted": rows.filter(pl.col("quantity").is_not_null()).height,
+        "locations_only": rows.filter(pl.col("quantity").is_null()).height,
+        "count_dates": sorted({d.isoformat() for d in rows["count_date"].to_list()}),
+        "counters": sorted({c for c in rows["counter"].to_list() if c}),
+        "materials": rows.select("material", "plant").n_unique(),
+    }

@@ -1,0 +1,335 @@
+"""From the bytes of an SAP export to a grid of text cells, whatever the file claims to be.
+
+The format is read from the first bytes, never the extension: SAP GUI's "Spreadsheet" .XLS is
+tab-separated text, "unconverted" lists are pipe-separated text with dashed rules, HTML exports
+are tables, and a real workbook is a zip (xlsx) or OLE2 (xls) file. Text may be UTF-8, UTF-16 or
+cp1252, and real files mix cp1252 and UTF-8 bytes, so decoding never fails a file on its own.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import email
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import fastexcel
+import polars as pl
+
+from pipelines.sap.headers import HeaderMatch, match_header
+from pipelines.settings import Settings
+
+HEADER_SEARCH_ROWS = 60
+TEXT_SEPARATORS = ("\t", "|", ";", ",")
+
+
+class UnreadableFile(ValueError):
+    """The file is not an export WICS can read; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every cell of the table part of a file as text, with the file's own row numbers."""
+
+    cells: pl.DataFrame  # columns c0..cN (String) and "_row" (1-based row/line in the file)
+    header: HeaderMatch
+    header_row: int  # 1-based row/line number of the header in the file
+    file_format: str
+    encoding: str | None = None
+    sheet: str | None = None
+
+
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    # One undecodable byte at a time as cp1252 (latin-1 for its five unassigned bytes), so the
+    # UTF-8 sequences around it still decode as UTF-8.
+    assert isinstance(error, UnicodeDecodeError)
+    chunk = error.object[error.start : error.end]
+    return "".join(
+        bytes([b]).decode("cp1252", errors="strict") if b not in b"\x81\x8d\x8f\x90\x9d"
+        else chr(b) for b in chunk
+    ), error.end
+
+
+codecs.register_error("wics_cp1252", _cp1252_fallback)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode text bytes; returns the text and the encoding found."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    head = data[:4096]
+    if head and head.count(b"\x00") > len(head) // 4:
+        # UTF-16 without a byte order mark: ASCII text has its NULs on one side.
+        odd_nuls = head[1::2].count(b"\x00")
+        encoding = "utf-16-le" if odd_nuls > head[0::2].count(b"\x00") else "utf-16-be"
+        return data.decode(encoding, errors="replace"), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="wics_cp1252")
+        has_utf8 = re.search(rb"[\xc2-\xf4][\x80-\xbf]", data) is not None
+        return text, "utf-8 with cp1252 bytes" if has_utf8 else "cp1252"
+
+
+def sniff_format(head: bytes) -> str:
+    """The real format of a file from its first bytes."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "xls"
+    probe = head[:8192]
+    if probe.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or probe.count(b"\x00") > 64:
+        probe = decode_text(probe)[0].encode("utf-8", errors="replace")
+    lowered = probe.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
+    if lowered.startswith(b"mime-version") or b"content-type: multipart/related" in lowered:
+        return "mhtml"
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table", b"<meta")) or (
+        b"<table" in lowered and b"</td>" in lowered
+    ):
+        return "html"
+    return "text"
+
+
+def check_zip(path: Path, settings: Settings) -> None:
+    """Refuse a zip whose inflated size or compression ratio is absurd, before inflating it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as error:
+        raise UnreadableFile(f"not a valid xlsx file (damaged zip archive: {error})") from error
+    inflated = sum(m.file_size for m in members)
+    packed = max(sum(m.compress_size for m in members), 1)
+    limit = settings.max_inflated_mb * 1024 * 1024
+    if inflated > limit:
+        raise UnreadableFile(
+            f"xlsx inflates to {inflated / 2**20:,.0f} MiB, over the limit of "
+            f"{settings.max_inflated_mb:,.0f} MiB (WICS_MAX_INFLATED_MB); refused unread"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 1024 * 1024 and ratio > settings.max_compression_ratio:
+            raise UnreadableFile(
+                f"xlsx member {member.filename} is compressed {ratio:,.0f}:1 "
+                f"(limit {settings.max_compression_ratio:,.0f}:1, WICS_MAX_COMPRESSION_RATIO); "
+                "this looks like a zip bomb and was refused unread"
+            )
+    if inflated / packed > settings.max_compression_ratio:
+        raise UnreadableFile(
+            f"xlsx is compressed {inflated / packed:,.0f}:1 overall; refused unread"
+        )
+
+
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
+
+
+def _first_rows_of_sheets(path: Path) -> list[int]:
+    """1-based number of each sheet's first used row (calamine trims leading empty rows)."""
+    firsts: list[int] = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
+            for sheet in book.findall("m:sheets/m:sheet", _NS):
+                target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
+                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                with archive.open(member) as stream:
+                    head = stream.read(256 * 1024).decode("utf-8", errors="replace")
+                match = re.search(r"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"", head)
+                firsts.append(int(match.group(1)) if match else 1)
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile):
+        return []
+    return firsts
+
+
+def _best_header(rows: list[list[object]]) -> tuple[int, HeaderMatch] | None:
+    best: tuple[int, HeaderMatch] | None = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        match = match_header(row)
+        if match.kind is None:
+            continue
+        if best is None or match.score > best[1].score:
+            best = (index, match)
+    return best
+
+
+def _grid_from_rows(rows: list[list[str]], row_numbers: list[int]) -> pl.DataFrame:
+    width = max((len(r) for r in rows), default=0)
+    columns = {f"c{i}": [r[i] if i < len(r) else None for r in rows] for i in range(width)}
+    frame = pl.DataFrame(columns, schema={name: pl.String for name in columns})
+    return frame.with_columns(pl.Series("_row", row_numbers, dtype=pl.Int64))
+
+
+def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
+    if file_format == "xlsx":
+        check_zip(path, settings)
+    try:
+        reader = fastexcel.read_excel(path)
+    except Exception as error:  # calamine raises its own error types per format problem
+        raise UnreadableFile(f"cannot open the workbook: {error}") from error
+    first_rows = _first_rows_of_sheets(path) if file_format == "xlsx" else []
+    for index, name in enumerate(reader.sheet_names):
+        head = reader.load_sheet(index, header_row=None, n_rows=HEADER_SEARCH_ROWS,
+                                 dtypes="string").to_polars()
+        found = _best_header([list(r) for r in head.rows()])
+        if found is None:
+            continue
+        header_index, header = found
+        sheet = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
+        offset = first_rows[index] if index < len(first_rows) else 1
+        cells = sheet.rename({old: f"c{i}" for i, old in enumerate(sheet.columns)})
+        cells = cells.with_row_index("_row", offset=offset).with_columns(pl.col("_row").cast(pl.Int64))
+        return Grid(cells.slice(header_index + 1), header, offset + header_index, file_format,
+                    sheet=name)
+    raise UnreadableFile(_no_header_message(reader.sheet_names))
+
+
+def _no_header_message(where: list[str] | None = None) -> str:
+    place = f" in sheets {', '.join(where)}" if where else ""
+    return (
+        f"no header row of an MM60, MB52 or count sheet found in the first {HEADER_SEARCH_ROWS} "
+        f"rows{place} (a header needs Material and Plant columns plus stock, master-data or "
+        "counted-quantity columns)"
+    )
+
+
+def _split_line(line: str, separator: str) -> list[str]:
+    if separator == "|":
+        # "|a|b|" lines: drop the empty fields outside the outer bars.
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            stripped = stripped[1:]
+        if stripped.endswith("|"):
+            stripped = stripped[:-1]
+        return stripped.split("|")
+    return line.split(separator)
+
+
+def read_text(data: bytes) -> Grid:
+    text, encoding = decode_text(data)
+    lines = text.splitlines()
+    best: tuple[int, HeaderMatch, str] | None = None
+    for separator in TEXT_SEPARATORS:
+        split: Callable[[str], list[str]] = (
+            (lambda s, sep=separator: next(csv.reader([s], delimiter=sep)))
+            if separator in ",;" else (lambda s, sep=separator: _split_line(s, sep))
+        )
+        rows = [split(line) if line.strip() else [] for line in lines[:HEADER_SEARCH_ROWS]]
+        found = _best_header(rows)
+        if found and (best is None or found[1].score > best[1].score):
+            best = (found[0], found[1], separator)
+    if best is None:
+        raise UnreadableFile(_no_header_message())
+    header_index, header, separator = best
+    body_rows: list[list[str]] = []
+    numbers: list[int] = []
+    if separator in ",;":
+        # Quoted fields may hold separators (and, rarely, line breaks): let csv track lines.
+        reader = csv.reader(io.StringIO("\n".join(lines[header_index + 1 :])), delimiter=separator)
+        for fields in reader:
+            body_rows.append(fields)
+            numbers.append(header_index + 1 + reader.line_num)
+    else:
+        for number, line in enumerate(lines[header_index + 1 :], start=header_index + 2):
+            body_rows.append(_split_line(line, separator))
+            numbers.append(number)
+    name = {"\t": "tab-separated text", "|": "pipe-separated text (unconverted list)",
+            ";": "semicolon-separated text", ",": "comma-separated text"}[separator]
+    return Grid(_grid_from_rows(body_rows, numbers), header, header_index + 1, name, encoding)
+
+
+class _TableParser(HTMLParser):
+    """Collects the rows of every <table> in a page as lists of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _html_of_mhtml(data: bytes) -> str:
+    message = email.message_from_bytes(data)
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                charset = part.get_content_charset() or "utf-8"
+                return payload.decode(charset, errors="replace")
+    raise UnreadableFile("MHTML file without an HTML part")
+
+
+def read_html(data: bytes, file_format: str) -> Grid:
+    if file_format == "mhtml":
+        text, encoding = _html_of_mhtml(data), "mhtml"
+    else:
+        text, encoding = decode_text(data)
+    parser = _TableParser()
+    parser.feed(text)
+    parser.close()
+    found = _best_header(parser.rows)
+    if found is None:
+        raise UnreadableFile(_no_header_message())
+    header_index, header = found
+    body = parser.rows[header_index + 1 :]
+    # HTML rows have no line numbers a person can use; count table rows instead (header = 1).
+    numbers = list(range(header_index + 2, header_index + 2 + len(body)))
+    return Grid(_grid_from_rows(body, numbers), header, header_index + 1,
+                "HTML table" if file_format == "html" else "MHTML table", encoding)
+
+
+def read_grid(path: Path, settings: Settings) -> Grid:
+    """Read any supported export into a grid; raise UnreadableFile with a reason otherwise."""
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile("the file is empty")
+    if size > settings.max_file_mb * 1024 * 1024:
+        raise UnreadableFile(
+            f"the file is {size / 2**20:,.0f} MiB, over the limit of {settings.max_file_mb:,.0f} "
+            "MiB (WICS_MAX_FILE_MB)"
+        )
+    with path.open("rb") as stream:
+        head = stream.read(64 * 1024)
+    file_format = sniff_format(head)
+    if file_format in ("xlsx", "xls"):
+        return read_workbook(path, file_format, settings)
+    data = path.read_bytes()
+    if file_format in ("html", "mhtml"):
+        return read_html(data, file_format)
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+            and head.count(b"\x00") < len(head) // 4:
+        raise UnreadableFile("binary data, not a spreadsheet or text export")
+    return read_text(data)

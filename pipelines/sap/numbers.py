@@ -1,0 +1,106 @@
+"""SAP numbers and dates as exports print them.
+
+The decimal convention is decided once per file from its unambiguous values, never value by
+value: SAP prints quantities with three decimals, so in a file that also holds ``1,200.000``,
+``7.000`` is seven, and in one that holds ``1.234,000``, ``10,000`` is ten. A file with no
+unambiguous value at all is read with its lone separators as decimal points (the three SAP
+decimals), which is also right for both of those examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+import polars as pl
+
+from pipelines.sap.material import clean_text
+
+
+class NumberFormat(StrEnum):
+    ENGLISH = "1,234.56"
+    GERMAN = "1.234,56"
+    UNDECIDED = "1234.56 (no thousands separators seen)"
+
+
+# Digits with an optional sign removed; each pattern is a whole value in that convention.
+_PATTERNS = {
+    NumberFormat.ENGLISH: r"^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$",
+    NumberFormat.GERMAN: r"^(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]*)(?:,[0-9]*)?$",
+    NumberFormat.UNDECIDED: r"^[0-9]*(?:[.,][0-9]*)?(?:[eE][-+]?[0-9]+)?$",
+}
+
+
+def _unsigned(expr: pl.Expr) -> pl.Expr:
+    """Text of a number without its sign or inner spaces (``12-`` and ``-12`` both give 12)."""
+    text = clean_text(expr).str.replace_all(r"[\s\u00a0']", "")
+    return text.str.strip_chars_start("-+").str.strip_chars_end("-")
+
+
+def detect_number_format(values: Iterable[pl.Series]) -> NumberFormat:
+    """Decide a file's decimal convention from all its numeric columns at once."""
+    texts = pl.concat([s.cast(pl.String) for s in values]) if values else pl.Series([], dtype=str)
+    unique = pl.DataFrame({"v": texts}).select(_unsigned(pl.col("v")).alias("v")).unique()
+    votes = unique.select(
+        has_dot=pl.col("v").str.contains(r"\.", literal=False),
+        has_comma=pl.col("v").str.contains(","),
+        dots=pl.col("v").str.count_matches(r"\."),
+        commas=pl.col("v").str.count_matches(","),
+        last_dot=pl.col("v").str.find(r"\.[0-9]*$"),
+        last_comma=pl.col("v").str.find(r",[0-9]*$"),
+        after_dot=pl.col("v").str.extract(r"\.([0-9]*)$").str.len_chars(),
+        after_comma=pl.col("v").str.extract(r",([0-9]*)$").str.len_chars(),
+    ).select(
+        english=(
+            (pl.col("has_dot") & pl.col("has_comma") & pl.col("last_dot").is_not_null())
+            | (~pl.col("has_dot") & (pl.col("commas") > 1))
+            | (~pl.col("has_comma") & (pl.col("dots") == 1) & (pl.col("after_dot") != 3))
+        ).sum(),
+        german=(
+            (pl.col("has_dot") & pl.col("has_comma") & pl.col("last_comma").is_not_null())
+            | (~pl.col("has_comma") & (pl.col("dots") > 1))
+            | (~pl.col("has_dot") & (pl.col("commas") == 1) & (pl.col("after_comma") != 3))
+        ).sum(),
+    ).row(0, named=True)
+    english, german = votes["english"] or 0, votes["german"] or 0
+    if english == 0 and german == 0:
+        return NumberFormat.UNDECIDED
+    # Values against the majority fail validation later, row by row, with their reason.
+    return NumberFormat.ENGLISH if english >= german else NumberFormat.GERMAN
+
+
+def parse_number(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
+    """Float of an SAP number text; null where the text is empty or not a number."""
+    unsigned = _unsigned(expr)
+    negative = clean_text(expr).str.contains(r"^-|-$")
+    if number_format is NumberFormat.ENGLISH:
+        plain = unsigned.str.replace_all(",", "")
+    elif number_format is NumberFormat.GERMAN:
+        plain = unsigned.str.replace_all(r"\.", "").str.replace(",", ".")
+    else:
+        plain = unsigned.str.replace(",", ".")
+    valid = unsigned.str.contains(_PATTERNS[number_format]) & unsigned.str.contains("[0-9]")
+    value = pl.when(valid).then(plain.cast(pl.Float64, strict=False))
+    return pl.when(negative).then(-value).otherwise(value)
+
+
+def number_problem(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
+    """Reason text where a non-empty cell is not a number of the file's format, else null."""
+    text = clean_text(expr)
+    bad = text.is_not_null() & parse_number(expr, number_format).is_null()
+    return pl.when(bad).then(pl.lit(f"not a number in this file's format ({number_format})"))
+
+
+# Formats SAP and Excel print dates in; the user's SAP date format decides dd.mm vs mm/dd.
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%Y%m%d", "%d.%m.%y", "%m/%d/%y")
+
+
+def parse_date(expr: pl.Expr) -> pl.Expr:
+    """Date of a text cell (xlsx date cells arrive as ``2026-11-02 00:00:00``); null if none."""
+    text = clean_text(expr).str.replace(r"^(\d{4}-\d{2}-\d{2})[ T].*$", "$1")
+    return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS])
+
+
+def date_problem(expr: pl.Expr) -> pl.Expr:
+    bad = clean_text(expr).is_not_null() & parse_date(expr).is_null()
+    return pl.when(bad).then(pl.lit("not a date (expected e.g. 2026-11-20, 20.11.2026)"))
