@@ -79,7 +79,7 @@ _NAME_DATES = (
 
 
 def date_from_file_name(name: str) -> date | None:
-    """``MB52_2026-11-20.xlsx``, ``MB52_20261120.XLS`` and ``MB52 20.11.2026.txt`` all say 20 Nov."""
+    """``MB52_2026-11-20.xlsx``, ``MB52_20261120.XLS``, ``MB52 20.11.2026.txt``: 20 Nov 2026."""
     for pattern, (y, m, d) in _NAME_DATES:
         for match in pattern.finditer(name):
             try:
@@ -106,7 +106,7 @@ def _free_name(folder: Path, name: str) -> Path:
 
 
 def settle_file(path: Path, folder: Path, settings: Settings) -> Path:
-    """Move a dropped file to archive/ or rejected/; files from elsewhere are copied, never moved."""
+    """Move a dropped file to archive/ or rejected/; a file from elsewhere is copied, not moved."""
     folder.mkdir(parents=True, exist_ok=True)
     target = _free_name(folder, path.name)
     if path.parent.resolve() == settings.drop_dir.resolve():

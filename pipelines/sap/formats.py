@@ -142,7 +142,9 @@ def _first_rows_of_sheets(path: Path) -> list[int]:
         with zipfile.ZipFile(path) as archive:
             book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
             rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
+            targets = {
+                r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)
+            }
             for sheet in book.findall("m:sheets/m:sheet", _NS):
                 target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
                 member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
@@ -191,7 +193,9 @@ def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
         sheet = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
         offset = first_rows[index] if index < len(first_rows) else 1
         cells = sheet.rename({old: f"c{i}" for i, old in enumerate(sheet.columns)})
-        cells = cells.with_row_index("_row", offset=offset).with_columns(pl.col("_row").cast(pl.Int64))
+        cells = cells.with_row_index("_row", offset=offset).with_columns(
+            pl.col("_row").cast(pl.Int64)
+        )
         return Grid(cells.slice(header_index + 1), header, offset + header_index, file_format,
                     sheet=name)
     raise UnreadableFile(_no_header_message(reader.sheet_names))
@@ -218,9 +222,8 @@ def _split_line(line: str, separator: str) -> list[str]:
     return line.split(separator)
 
 
-def read_text(data: bytes) -> Grid:
-    text, encoding = decode_text(data)
-    lines = text.splitlines()
+def _find_text_header(lines: list[str]) -> tuple[int, HeaderMatch, str] | None:
+    """The header line and separator: the split of the first lines that names most fields."""
     best: tuple[int, HeaderMatch, str] | None = None
     for separator in TEXT_SEPARATORS:
         split: Callable[[str], list[str]] = (
@@ -231,6 +234,13 @@ def read_text(data: bytes) -> Grid:
         found = _best_header(rows)
         if found and (best is None or found[1].score > best[1].score):
             best = (found[0], found[1], separator)
+    return best
+
+
+def read_text(data: bytes) -> Grid:
+    text, encoding = decode_text(data)
+    lines = text.splitlines()
+    best = _find_text_header(lines)
     if best is None:
         raise UnreadableFile(_no_header_message())
     header_index, header, separator = best
@@ -309,6 +319,37 @@ def read_html(data: bytes, file_format: str) -> Grid:
     numbers = list(range(header_index + 2, header_index + 2 + len(body)))
     return Grid(_grid_from_rows(body, numbers), header, header_index + 1,
                 "HTML table" if file_format == "html" else "MHTML table", encoding)
+
+
+def identify(path: Path, settings: Settings) -> HeaderMatch:
+    """The header (and so the export kind) of a file, reading only its first rows."""
+    with path.open("rb") as stream:
+        head = stream.read(256 * 1024)
+    if not head:
+        raise UnreadableFile("the file is empty")
+    file_format = sniff_format(head)
+    if file_format in ("xlsx", "xls"):
+        if file_format == "xlsx":
+            check_zip(path, settings)
+        try:
+            reader = fastexcel.read_excel(path)
+        except Exception as error:
+            raise UnreadableFile(f"cannot open the workbook: {error}") from error
+        for index in range(len(reader.sheet_names)):
+            rows = reader.load_sheet(index, header_row=None, n_rows=HEADER_SEARCH_ROWS,
+                                     dtypes="string").to_polars().rows()
+            found = _best_header([list(r) for r in rows])
+            if found:
+                return found[1]
+        raise UnreadableFile(_no_header_message(reader.sheet_names))
+    if file_format in ("html", "mhtml"):
+        return read_grid(path, settings).header
+    if len(head) % 2 and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head[:-1]
+    found = _find_text_header(decode_text(head)[0].splitlines()[:HEADER_SEARCH_ROWS])
+    if found is None:
+        raise UnreadableFile(_no_header_message())
+    return found[1]
 
 
 def read_grid(path: Path, settings: Settings) -> Grid:

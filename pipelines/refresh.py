@@ -1,0 +1,24 @@
+"""What a load makes stale, brought up to date: shared by ``wics load`` and the Dagster jobs."""
+
+from __future__ import annotations
+
+from pipelines.loads.runner import LoadResult
+from pipelines.reports.material_changes import material_changes, write_change_report
+from pipelines.settings import Settings
+from pipelines.warehouse.db import warehouse
+
+
+def change_report_path(settings: Settings, load_id: int):
+    return settings.reports_dir / f"material_changes_load{load_id}.xlsx"
+
+
+def refresh_after_load(result: LoadResult, settings: Settings) -> list[str]:
+    """Refresh what depends on a loaded file; returns a line per thing refreshed."""
+    done: list[str] = []
+    if result.kind == "mm60":
+        with warehouse(settings.database, read_only=True) as con:
+            changes = material_changes(con, result.load_id)
+        report = write_change_report(changes, change_report_path(settings, result.load_id),
+                                     file_name=result.file_name, load_id=result.load_id)
+        done.append(f"change report {report}")
+    return done
