@@ -26,6 +26,7 @@ from pipelines.sap.headers import ExportKind
 from pipelines.warehouse.db import fetch, warehouse
 
 KINDS = {"duckdb", "polars"}
+WRITER_POOL = "duckdb_writer"  # instance limit 1 (pipelines/dagster.yaml): one writer at a time
 
 
 class LoadFileConfig(dg.Config):
@@ -106,11 +107,7 @@ def _load_metadata(result: LoadResult) -> dict[str, Any]:
     return metadata
 
 
-@dg.asset(
-    group_name="sap_master",
-    kinds=KINDS,
-    description=None,
-)
+@dg.asset(group_name="sap_master", kinds=KINDS, pool=WRITER_POOL)
 def material(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:
@@ -166,7 +163,7 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(group_name="sap_stock", kinds=KINDS)
+@dg.asset(group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL)
 def sap_stock(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:
@@ -189,7 +186,7 @@ def sap_stock(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name="counting", kinds=KINDS)
+@dg.asset(group_name="counting", kinds=KINDS, pool=WRITER_POOL)
 def physical_count(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:

@@ -12,12 +12,25 @@ from pipelines.counting.records import insert_counts
 from pipelines.warehouse.db import fetch
 
 
-def rows_to_count(rows: pl.DataFrame, default_date: date) -> tuple[pl.DataFrame, int]:
-    """Rows a counter filled in; blank worksheet lines (no quantity, no location) are skipped."""
+def rows_to_count(rows: pl.DataFrame, default_date: date | None) -> tuple[pl.DataFrame, int]:
+    """Rows a counter filled in; blank worksheet lines (no quantity, no location) are skipped.
+
+    A blank count date is the sheet's date (``--as-of`` or the date in the file name).
+    """
     filled = rows.filter(pl.col("quantity_expr").is_not_null() | pl.col("location").is_not_null())
     return (
         filled.with_columns(pl.col("count_date").fill_null(default_date)),
         rows.height - filled.height,
+    )
+
+
+def missing_date_problems(rows: pl.DataFrame, date_label: str) -> pl.DataFrame:
+    """Counted rows without a date when the sheet's name gives none either."""
+    return rows.filter(pl.col("count_date").is_null()).select(
+        row=pl.col("_row"),
+        column=pl.lit(date_label),
+        value=pl.lit(None, dtype=pl.String),
+        reason=pl.lit("count date is missing (and neither --as-of nor the file name gives one)"),
     )
 
 

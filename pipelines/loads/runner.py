@@ -20,7 +20,12 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.loads.count_sheet import load_count_sheet, rows_to_count, unknown_material_problems
+from pipelines.loads.count_sheet import (
+    load_count_sheet,
+    missing_date_problems,
+    rows_to_count,
+    unknown_material_problems,
+)
 from pipelines.loads.material_master import load_material_master
 from pipelines.loads.stock_snapshot import duplicate_stock_lines, load_stock_snapshot
 from pipelines.sap.exports import PROBLEM_SCHEMA, ParsedExport, parse_export
@@ -270,15 +275,16 @@ def load_file(
                 details = load_stock_snapshot(con, rows, load_id, result.snapshot_date)
                 result.rows_loaded = details["lines"]
             else:
-                default_date = snapshot_date_for(path, as_of)
+                default_date = as_of or date_from_file_name(path.name)
                 rows, blank = rows_to_count(rows, default_date)
-                unknown = unknown_material_problems(con, rows)
-                if not unknown.is_empty():
-                    raise _Rejected(unknown)
+                problems = pl.concat([missing_date_problems(rows, "Count Date"),
+                                      unknown_material_problems(con, rows)])
+                if not problems.is_empty():
+                    raise _Rejected(problems.sort("row"))
                 details = load_count_sheet(con, rows, load_id, now, path.name)
                 details["blank_lines"] = blank
                 result.rows_loaded = details["counts"]
-                result.snapshot_date = max(rows["count_date"]) if rows.height else default_date
+                result.snapshot_date = rows["count_date"].max() if rows.height else default_date
             result.summary.update(details)
             result.status = "loaded"
             result.db_seconds = time.perf_counter() - t1

@@ -203,10 +203,6 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
         typed += [pl.col("_quantity").alias("quantity"), pl.col("quantity_expr"),
                   normalise_plant(pl.col("storage_location")).alias("storage_location")]
         checks.append(("quantity", label("quantity"), pl.col("_quantity_problem")))
-        if "count_date" in labels:
-            checks.append(("count_date", label("count_date"),
-                           pl.when(pl.col("count_date").is_null())
-                           .then(pl.lit("count date is missing"))))
 
     problems = _problems(frame, checks)
     rows = frame.select("_row", *typed)

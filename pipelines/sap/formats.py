@@ -212,13 +212,11 @@ def _no_header_message(where: list[str] | None = None) -> str:
 
 def _split_line(line: str, separator: str) -> list[str]:
     if separator == "|":
-        # "|a|b|" lines: drop the empty fields outside the outer bars.
+        # Table lines are "|a|b|"; page titles and dashed rules between them are not rows.
         stripped = line.strip()
-        if stripped.startswith("|"):
-            stripped = stripped[1:]
-        if stripped.endswith("|"):
-            stripped = stripped[:-1]
-        return stripped.split("|")
+        if not stripped.startswith("|"):
+            return []
+        return stripped[1:].removesuffix("|").split("|")
     return line.split(separator)
 
 

@@ -1,0 +1,40 @@
+# WICS: `make demo` starts Dagster + Streamlit on demo data; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+export WICS_HOME ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(WICS_HOME)/dagster
+
+.PHONY: install demo up test test-fast lint bench clean-data
+
+$(BIN)/wics: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/wics
+
+install: $(BIN)/wics  ## create .venv with WICS and its pinned dependencies
+
+demo: install  ## write demo SAP exports, load them through Dagster, start Dagster UI + dashboard
+	$(BIN)/wics demo
+	$(BIN)/wics up
+
+up: install  ## start Dagster UI (port 3000) and the dashboard (port 8501) on WICS_HOME
+	$(BIN)/wics up
+
+test: install  ## lint, then the whole test suite (browser tests need /usr/bin/chromium)
+	$(BIN)/ruff check pipelines dashboard tests benchmarks
+	$(BIN)/pytest -q
+
+test-fast: install  ## everything but the browser and server tests
+	$(BIN)/pytest -q -m "not browser and not slow"
+
+lint: install
+	$(BIN)/ruff check pipelines dashboard tests benchmarks
+
+bench: install  ## benchmark: 100,000-row MM60 and 300,000-row MB52 (BENCH_FLAGS=--large for 1M/3M)
+	$(BIN)/python benchmarks/run.py $(BENCH_FLAGS)
+
+clean-data:  ## empty ./data (keeps its README and .gitkeep files)
+	rm -rf data/wics.duckdb data/wics.duckdb.wal data/dagster data/reports data/backups
+	find data/drop data/archive data/rejected -type f ! -name .gitkeep -delete

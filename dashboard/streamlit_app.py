@@ -1,0 +1,15 @@
+"""WICS dashboard: one st.navigation app, a module per page under app_pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="WICS", page_icon="📦", layout="wide")
+
+pages = st.navigation(
+    {
+        "Warehouse": [
+            st.Page("app_pages/overview.py", title="Overview", icon="🏭", default=True),
+            st.Page("app_pages/loads.py", title="SAP loads", icon="📥"),
+        ],
+    }
+)
+pages.run()
