@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="WICS", page_icon="📦", layout="wide")
+st.set_page_config(page_title="WICS", page_icon=":material/inventory_2:", layout="wide")
 
 pages = st.navigation(
     {
         "Warehouse": [
-            st.Page("app_pages/overview.py", title="Overview", icon="🏭", default=True),
-            st.Page("app_pages/loads.py", title="SAP loads", icon="📥"),
+            st.Page("app_pages/overview.py", title="Overview", icon=":material/warehouse:",
+                    default=True),
+            st.Page("app_pages/loads.py", title="SAP loads", icon=":material/upload_file:"),
         ],
     }
 )

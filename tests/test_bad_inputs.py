@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.loads.runner import load_file
+from pipelines.warehouse.db import query
+
 from conftest import (
     COUNT_HEADER,
     MB52_HEADER,
@@ -20,8 +23,6 @@ from conftest import (
     write_text,
     write_xlsx,
 )
-from pipelines.loads.runner import load_file
-from pipelines.warehouse.db import query
 
 
 def _zip_bomb(path: Path) -> Path:

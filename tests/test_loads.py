@@ -8,9 +8,10 @@ from datetime import date, datetime
 
 import pytest
 
-from conftest import mb52_row, mm60_row
 from pipelines.loads.runner import date_from_file_name, load_file
 from pipelines.warehouse.db import query
+
+from conftest import mb52_row, mm60_row
 
 
 def materials(settings) -> dict[tuple[str, str], dict]:

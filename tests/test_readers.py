@@ -9,13 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import MB52_HEADER, mb52_row, write_text, write_xlsx
 from pipelines.sap.exports import parse_export
 from pipelines.sap.formats import decode_text, identify, sniff_format
 from pipelines.sap.headers import ExportKind, classify, field_for_label, match_header
 from pipelines.sap.material import normalise_material, normalise_material_value
 from pipelines.sap.numbers import NumberFormat, detect_number_format, parse_number
 from pipelines.settings import Settings
+
+from conftest import MB52_HEADER, mb52_row, write_text, write_xlsx
 
 
 def parse(path: Path, settings: Settings):
@@ -69,7 +70,7 @@ def test_utf16_spreadsheet_with_bom(tmp_path, wics_home):
 
 
 def test_utf8_spreadsheet_and_mixed_cp1252_bytes_never_fail(tmp_path, wics_home):
-    body = GERMAN_SPREADSHEET.encode("utf-8").replace("STUD BOLT".encode(), b"STUD\x95BOLT\xa0")
+    body = GERMAN_SPREADSHEET.encode("utf-8").replace(b"STUD BOLT", b"STUD\x95BOLT\xa0")
     path = tmp_path / "mixed.txt"
     path.write_bytes(body)
     parsed = parse(path, wics_home)
@@ -311,7 +312,7 @@ def test_lexicographic_numbering_is_a_setting(tmp_path, wics_home, monkeypatch):
 
 def test_decode_text_encodings():
     assert decode_text("Größe".encode("cp1252")) == ("Größe", "cp1252")
-    assert decode_text("Größe".encode("utf-8")) == ("Größe", "utf-8")
+    assert decode_text("Größe".encode()) == ("Größe", "utf-8")
     assert decode_text(codecs.BOM_UTF8 + b"abc") == ("abc", "utf-8")
     assert decode_text("Material\tPlnt".encode("utf-16-le")) == ("Material\tPlnt", "utf-16-le")
 

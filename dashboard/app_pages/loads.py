@@ -19,14 +19,24 @@ for column, (status, count) in zip(columns, status_counts.sort("status").iter_ro
 
 st.dataframe(
     loads.drop("error"), hide_index=True, width="stretch",
-    column_config={"rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d")},
+    column_config={
+        "load_id": st.column_config.NumberColumn("Load", format="%d"),
+        "file_name": "File",
+        "kind": "Kind",
+        "status": "Status",
+        "snapshot_date": st.column_config.DateColumn("Snapshot date", format="YYYY-MM-DD"),
+        "rows_read": st.column_config.NumberColumn("Rows read", format="%d"),
+        "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
+        "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
+        "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm:ss"),
+    },
 )
 
 rejected = loads.filter(pl.col("status") == "rejected")
 if not rejected.is_empty():
     st.subheader("Rejected files")
     for file_name, error in rejected.select("file_name", "error").iter_rows():
-        with st.expander(f"❌ {file_name}"):
+        with st.expander(file_name, icon=":material/block:"):
             st.code(error or "", language=None)
 
 mm60 = loads.filter((pl.col("kind") == "mm60") & (pl.col("status") == "loaded"))
