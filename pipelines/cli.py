@@ -74,13 +74,13 @@ def load_command(args: argparse.Namespace) -> int:
     settings = get_settings()
     path = Path(args.path)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:,}/{task.total:,} rows"), TimeElapsedColumn(),
+                  TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
-        task = bar.add_task(f"reading {path.name}", total=None)
+        task = bar.add_task(f"reading {path.name}", total=None, rows="")
 
         def progress(phase: str, done: int, total: int) -> None:
             bar.update(task, description=f"{phase} {path.name}", completed=done,
-                       total=total or None)
+                       total=total or None, rows=f"{done:,}/{total:,} rows" if total else "")
 
         try:
             result = load_file(path, as_of=args.as_of, settings=settings, progress=progress,

@@ -1,0 +1,63 @@
+"""The `wics` command as a person runs it: output, exit status, files moved."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
+
+
+def wics(*args: str, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, capture_output=True,
+        text=True, timeout=300,
+        env={**os.environ, "WICS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+             "COLUMNS": "160"},
+    )
+
+
+def lines(output: str) -> list[str]:
+    """Output lines with runs of spaces folded (the table pads to the terminal width)."""
+    return [" ".join(line.split()) for line in output.splitlines()]
+
+
+def test_wics_load_prints_what_it_did(wics_home, mm60_file):
+    wics("load", str(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx")),
+         home=wics_home.home)
+    done = wics("load", str(mm60_file([mm60_row("1", price=3.0), mm60_row("3")])),
+                home=wics_home.home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = lines(done.stdout)
+    assert "LOADED MM60_2026-11-01.xlsx (load 2, mm60)" in out
+    assert {"added 1", "removed 1", "changed 1", "reactivated 0"} <= set(out)
+    assert "changed fields price 1" in out
+    assert "snapshot date 2026-11-01" in out
+    assert any(line.startswith("refreshed change report") for line in out)
+    assert (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
+
+
+def test_wics_load_as_of_sets_the_snapshot_date(wics_home, mb52_file):
+    done = wics("load", str(mb52_file([mb52_row("1")], name="stock.xlsx")),
+                "--as-of", "2026-11-20", home=wics_home.home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "snapshot date 2026-11-20" in lines(done.stdout)
+    assert "not in material master 1 (e.g. 1 / 1000)" in lines(done.stdout)
+
+
+def test_wics_load_exits_non_zero_with_the_reason(wics_home, tmp_path):
+    bad = write_xlsx(tmp_path / "MB52_2026-11-02.xlsx",
+                     [MB52_HEADER, mb52_row("1")[:7] + ["seven"]])
+    done = wics("load", str(bad), home=wics_home.home)
+    assert done.returncode == 1
+    assert "REJECTED MB52_2026-11-02.xlsx" in done.stdout
+    assert 'row 2, column "Unrestricted", value "seven": not a number' in done.stdout
+    assert (wics_home.rejected_dir / "MB52_2026-11-02.xlsx.error.txt").exists()
+
+
+def test_wics_load_of_a_missing_file(wics_home, tmp_path):
+    done = wics("load", str(tmp_path / "nope.xlsx"), home=wics_home.home)
+    assert done.returncode == 2
+    assert "does not exist" in done.stdout
