@@ -6,7 +6,8 @@ sensor or the command line behaves identically.
 """
 
 
-from datetime import date
+import os
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,12 @@ def _load_metadata(result: LoadResult) -> dict[str, Any]:
     return metadata
 
 
-@dg.asset(group_name="sap_master", kinds=KINDS, pool=WRITER_POOL)
+@dg.asset(
+    group_name="sap_master", kinds=KINDS, pool=WRITER_POOL,
+    # MM60 arrives about monthly: warn after 35 days, red after 45.
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(days=45), warn_window=timedelta(days=35)),
+)
 def material(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:
@@ -163,7 +169,14 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL)
+@dg.asset(
+    group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL,
+    # MB52 arrives every working day before the shift: red when a weekday's 10:00 passes
+    # without a snapshot loaded in the 24 hours before it.
+    freshness_policy=dg.FreshnessPolicy.cron(
+        deadline_cron="0 10 * * 1-5", lower_bound_delta=timedelta(hours=24),
+        timezone=os.environ.get("WICS_TIMEZONE", "UTC")),
+)
 def sap_stock(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:
@@ -228,17 +241,25 @@ def load_log(wics: WicsWarehouse) -> dg.MaterializeResult:
 
 ingest_assets = [material, material_change, sap_stock, physical_count, load_log]
 
+# Downstream refresh is explicit: each load job also runs what the load makes stale, so one
+# run in the UI shows the whole effect of a file (and a blocking check failing on the loaded
+# table stops it there). Prices, snapshots and counts all feed the reconciliation.
+RECONCILIATION = dg.AssetSelection.assets("count_variance", "count_accuracy")
+
 load_mm60_job = dg.define_asset_job(
-    "load_mm60", selection=[material, material_change, load_log],
-    description="Load one MM60 material list, then its change report and the load log.",
+    "load_mm60",
+    selection=dg.AssetSelection.assets(material, material_change, load_log) | RECONCILIATION,
+    description="Load one MM60 material list, then its change report, the reconciliation "
+    "(prices may have changed) and the load log.",
 )
 load_mb52_job = dg.define_asset_job(
-    "load_mb52", selection=[sap_stock, load_log],
-    description="Load one MB52 stock snapshot, then the load log.",
+    "load_mb52", selection=dg.AssetSelection.assets(sap_stock, load_log) | RECONCILIATION,
+    description="Load one MB52 stock snapshot, then the reconciliation and the load log.",
 )
 load_count_sheet_job = dg.define_asset_job(
-    "load_count_sheet", selection=[physical_count, load_log],
-    description="Load one count sheet, then the load log.",
+    "load_count_sheet",
+    selection=dg.AssetSelection.assets(physical_count, load_log) | RECONCILIATION,
+    description="Load one count sheet, then the reconciliation and the load log.",
 )
 ingest_jobs = [load_mm60_job, load_mb52_job, load_count_sheet_job]
 

@@ -1,0 +1,89 @@
+"""The drop folder: which files are ready, what they are, and in which order to load them.
+
+Plain functions for the Dagster sensor (and anyone else): a file is ready once it has stopped
+growing, is identified by its content hash, and classified by its headers, never its name.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipelines.loads.runner import date_from_file_name, file_sha256
+from pipelines.sap.formats import UnreadableFile, identify
+from pipelines.sap.headers import ExportKind
+from pipelines.settings import Settings
+from pipelines.warehouse.db import query
+
+# Master data first: stock and counts are checked against it.
+LOAD_ORDER = {ExportKind.MM60: 0, ExportKind.MB52: 1, ExportKind.COUNT_SHEET: 2}
+# Names of files that are not exports: editor and browser partials, our own error reports.
+_IGNORED_PREFIXES = (".", "~$")
+_IGNORED_SUFFIXES = (".error.txt", ".part", ".partial", ".tmp", ".crdownload", ".swp")
+
+
+def settle_seconds() -> float:
+    """How long a file's size and mtime must stay still before it is loaded."""
+    return float(os.environ.get("WICS_DROP_SETTLE_SECONDS", "5"))
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+    kind: ExportKind | None
+    snapshot_date: date | None
+    problem: str | None = None  # why the file cannot be classified (it will be rejected)
+
+    @property
+    def run_key(self) -> str:
+        # A file dropped again (new mtime) may run again; the same drop never runs twice.
+        return f"{self.path.name}:{self.sha256[:16]}:{self.mtime_ns}"
+
+
+def ready_files(drop_dir: Path, *, settle_s: float | None = None,
+                now: float | None = None) -> list[Path]:
+    """Files in the drop folder that have not been written to for ``settle_s`` seconds."""
+    settle_s = settle_seconds() if settle_s is None else settle_s
+    now = time.time() if now is None else now
+    ready = []
+    for path in sorted(drop_dir.iterdir()) if drop_dir.exists() else []:
+        name = path.name
+        if not path.is_file() or name.startswith(_IGNORED_PREFIXES) or name == ".gitkeep" \
+                or name.lower().endswith(_IGNORED_SUFFIXES):
+            continue
+        if now - path.stat().st_mtime >= settle_s:
+            ready.append(path)
+    return ready
+
+
+def describe(path: Path, settings: Settings) -> DroppedFile:
+    """Hash and classify one file (reading only its header)."""
+    stat = path.stat()
+    try:
+        kind, problem = identify(path, settings).kind, None
+    except UnreadableFile as error:
+        kind, problem = None, str(error)
+    return DroppedFile(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                       sha256=file_sha256(path), kind=kind,
+                       snapshot_date=date_from_file_name(path.name), problem=problem)
+
+
+def in_load_order(files: list[DroppedFile]) -> list[DroppedFile]:
+    """MM60 before MB52 before count sheets; within a kind, oldest snapshot first."""
+    return sorted(files, key=lambda f: (LOAD_ORDER.get(f.kind, 3),
+                                        f.snapshot_date or date.max, f.mtime_ns, f.path.name))
+
+
+def loaded_hashes(settings: Settings, hashes: set[str]) -> set[str]:
+    """Which of these contents the warehouse has already loaded."""
+    if not hashes:
+        return set()
+    frame = query("SELECT DISTINCT sha256 FROM load_log WHERE status = 'loaded' "
+                  "AND sha256 IN (SELECT unnest(?))", [sorted(hashes)], path=settings.database)
+    return set(frame["sha256"].to_list())
