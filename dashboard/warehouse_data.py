@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import streamlit as st
 
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 
 TTL_SECONDS = 15
@@ -53,3 +56,28 @@ def material_changes_of_load(load_id: int) -> pl.DataFrame:
            FROM material_change WHERE load_id = ? ORDER BY change, plant, material""",
         [load_id],
     )
+
+
+def running_loads() -> pl.DataFrame:
+    """Loads in progress right now (never cached: this is the live progress)."""
+    return query(
+        """SELECT load_id, file_name, progress_phase, progress_done, progress_total, started_at
+           FROM load_log WHERE status = 'running' ORDER BY load_id"""
+    )
+
+
+def save_to_drop_folder(name: str, data: bytes) -> Path:
+    """Put an uploaded file into drop/ for the sensor: written aside, then renamed, so the
+    sensor never sees half a file; an existing name gets a numbered one."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    safe = Path(name).name.strip() or "upload"
+    target = settings.drop_dir / safe
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists():
+        target = settings.drop_dir / f"{stem}.{n}{suffix}"
+        n += 1
+    partial = target.with_name(target.name + ".part")
+    partial.write_bytes(data)
+    partial.rename(target)
+    return target

@@ -61,9 +61,32 @@ def test_loads_page_lists_files_rejections_and_changes(loaded):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics == {"Loaded": "3", "Rejected": "1"}
     assert app.dataframe[0].value["file_name"].tolist()[0] == "MB52_2026-11-05.XLS"
-    assert any("MB52_2026-11-05.XLS" in e.label for e in app.expander)
-    assert "no header row" in app.expander[0].code[0].value
+    rejected = [e for e in app.expander if e.label == "MB52_2026-11-05.XLS"]
+    assert "no header row" in rejected[0].code[0].value
     assert app.selectbox[0].value == 2  # the latest MM60 load first
     changes = app.dataframe[1].value
     assert set(changes["change"]) == {"added", "removed", "changed"}
     assert "1 added, 1 changed, 1 removed" in app.caption[0].value
+
+
+def test_running_loads_show_their_progress(loaded):
+    from pipelines.warehouse.db import warehouse
+
+    with warehouse(loaded.database) as con:
+        con.execute("""INSERT INTO load_log (load_id, file_name, status, started_at,
+                           progress_phase, progress_done, progress_total)
+                       VALUES (99, 'MB52_big.xlsx', 'running', now(), 'writing', 0, 300000)""")
+    app = _run("app_pages/loads.py")
+    assert app.subheader[0].value == "Loading now"
+    assert "MB52_big.xlsx: writing 0 of 300,000 rows" in app.get("progress")[0].proto.text
+
+
+def test_uploaded_files_land_in_the_drop_folder_whole(wics_home):
+    from warehouse_data import save_to_drop_folder
+
+    first = save_to_drop_folder("../../etc/MB52_2026-11-02.xlsx", b"one")
+    second = save_to_drop_folder("MB52_2026-11-02.xlsx", b"two")
+    assert first == wics_home.drop_dir / "MB52_2026-11-02.xlsx"  # no path escapes drop/
+    assert second == wics_home.drop_dir / "MB52_2026-11-02.1.xlsx"
+    assert first.read_bytes() == b"one" and second.read_bytes() == b"two"
+    assert not list(wics_home.drop_dir.glob("*.part"))

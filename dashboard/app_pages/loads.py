@@ -1,20 +1,53 @@
-"""SAP loads: every file WICS has seen, and what the last material-list update changed."""
+"""SAP loads: upload an export, watch it load, see every file WICS has seen and what the last
+material-list update changed."""
 
 import polars as pl
 import streamlit as st
 
-from warehouse_data import material_changes_of_load, recent_loads
+from warehouse_data import (
+    material_changes_of_load,
+    recent_loads,
+    running_loads,
+    save_to_drop_folder,
+)
 
 st.title("SAP loads")
+
+with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
+    uploaded = st.file_uploader(
+        "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
+        accept_multiple_files=True, key="uploads",
+    )
+    if uploaded and st.button("Put into the drop folder", type="primary"):
+        for file in uploaded:
+            path = save_to_drop_folder(file.name, file.getvalue())
+            st.success(f"{path.name} is in the drop folder; Dagster loads it within a minute.")
+
+
+@st.fragment(run_every=2)
+def live_progress() -> None:
+    """Loads in progress, refreshed every two seconds without rerunning the page."""
+    running = running_loads()
+    if running.is_empty():
+        return
+    st.subheader("Loading now")
+    for row in running.iter_rows(named=True):
+        total, done = row["progress_total"] or 0, row["progress_done"] or 0
+        st.progress(done / total if total else 0.0,
+                    text=f"{row['file_name']}: {row['progress_phase']} "
+                    + (f"{done:,} of {total:,} rows" if total else ""))
+
+
+live_progress()
+
 loads = recent_loads()
 if loads.is_empty():
     st.info("No file has been loaded yet.")
     st.stop()
 
-status_counts = loads.group_by("status").len()
-columns = st.columns(max(status_counts.height, 1))
-for column, (status, count) in zip(columns, status_counts.sort("status").iter_rows(),
-                                   strict=False):
+status_counts = loads.group_by("status").len().sort("status")
+for column, (status, count) in zip(st.columns(status_counts.height),
+                                   status_counts.iter_rows(), strict=True):
     column.metric(status.capitalize(), count)
 
 st.dataframe(
