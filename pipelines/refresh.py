@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pipelines.counting.reconcile import reconcile
 from pipelines.loads.runner import LoadResult
 from pipelines.reports.material_changes import material_changes, write_change_report
 from pipelines.settings import Settings
 from pipelines.warehouse.db import warehouse
 
 
-def change_report_path(settings: Settings, load_id: int):
+def change_report_path(settings: Settings, load_id: int) -> Path:
     return settings.reports_dir / f"material_changes_load{load_id}.xlsx"
 
 
@@ -21,4 +24,11 @@ def refresh_after_load(result: LoadResult, settings: Settings) -> list[str]:
         report = write_change_report(changes, change_report_path(settings, result.load_id),
                                      file_name=result.file_name, load_id=result.load_id)
         done.append(f"change report {report}")
+    if result.kind in ("mm60", "mb52"):
+        # New prices or a new snapshot change the variance of every count they reach.
+        # (Count sheets reconcile their own dates inside their load transaction.)
+        with warehouse(settings.database) as con:
+            variance = reconcile(con)
+        done.append(f"count_variance: {variance.lines:,} lines, "
+                    f"{variance.out_of_tolerance:,} out of tolerance")
     return done

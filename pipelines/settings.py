@@ -7,7 +7,7 @@ are the same code pointed at different folders.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -25,7 +25,8 @@ class Settings:
     max_file_mb: float = 1024.0
     max_inflated_mb: float = 4096.0
     max_compression_ratio: float = 200.0
-    extra: dict[str, str] = field(default_factory=dict)
+    # Time zone of the schedules and freshness deadlines (IANA name).
+    timezone: str = "UTC"
 
     @property
     def drop_dir(self) -> Path:
@@ -71,4 +72,5 @@ def get_settings() -> Settings:
         max_file_mb=_env_float("WICS_MAX_FILE_MB", 1024.0),
         max_inflated_mb=_env_float("WICS_MAX_INFLATED_MB", 4096.0),
         max_compression_ratio=_env_float("WICS_MAX_COMPRESSION_RATIO", 200.0),
+        timezone=os.environ.get("WICS_TIMEZONE", "UTC"),
     )

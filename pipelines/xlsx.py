@@ -1,7 +1,11 @@
-"""Writing xlsx files with openpyxl, safely.
+"""Writing xlsx files with openpyxl so that text stays text.
 
-Text that came from SAP or from a person (descriptions, notes) is always written as a text
-cell: openpyxl would otherwise store ``=HYPERLINK(...)`` or ``+1-2`` as a live formula.
+Text from SAP or typed by people (descriptions, material numbers, notes) may start with
+``= + - @``; written naively, Excel would run it as a formula (CSV/formula injection). Every
+text cell is stored as a string cell, and a leading formula character also gets the quote
+prefix Excel uses for typed text (``'=...``). Characters XML cannot hold are dropped rather
+than failing the workbook. ``put`` writes one cell of a normal worksheet (count worksheets,
+reports with layout); ``write_workbook`` streams frames into sheets (large reports).
 """
 
 from __future__ import annotations
@@ -14,31 +18,77 @@ from typing import Any
 import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font, PatternFill
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+THIN = Side(style="thin", color="808080")
+GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
+FLAG_FILL = PatternFill("solid", fgColor="F8CBAD")
+BOLD = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=13)
 
 
-def text_cell(sheet: WriteOnlyWorksheet, value: Any, **style: Any) -> WriteOnlyCell:
-    """A cell whose value can never become a formula: strings are stored as text."""
-    cell = WriteOnlyCell(sheet, value=value)
+def _as_text(cell: Cell | WriteOnlyCell, value: str) -> None:
+    """Store ``value`` as a string cell that Excel will never evaluate."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell.value = text
+    cell.data_type = "s"  # openpyxl would make '=...' a formula
+    if text.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
+
+
+def put(ws: Worksheet, row: int, column: int, value: Any, *,
+        number_format: str | None = None) -> Cell:
+    """Write one cell; text is always a string cell, never a formula."""
+    cell = ws.cell(row=row, column=column)
     if isinstance(value, str):
-        cell.data_type = "s"
-    for name, setting in style.items():
-        setattr(cell, name, setting)
+        _as_text(cell, value)
+    elif isinstance(value, datetime | date):
+        cell.value = value
+        cell.number_format = number_format or "yyyy-mm-dd"
+    else:
+        cell.value = value
+    if number_format and not isinstance(value, datetime | date):
+        cell.number_format = number_format
     return cell
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
-    if isinstance(value, datetime | date | int | float) or value is None:
-        cell = WriteOnlyCell(sheet, value=value)
+def header_row(ws: Worksheet, row: int, labels: list[str] | tuple[str, ...]) -> None:
+    for column, label in enumerate(labels, start=1):
+        cell = put(ws, row, column, label)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        cell.border = GRID
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+
+
+def set_widths(ws: Worksheet, widths: list[float] | tuple[float, ...]) -> None:
+    for column, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = width
+
+
+def safe_sheet_title(text: str) -> str:
+    cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in text).strip("'") or "Sheet"
+    return cleaned[:31]
+
+
+def _streamed_cell(sheet: WriteOnlyWorksheet, value: Any, **style: Any) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet)
+    if isinstance(value, str):
+        _as_text(cell, value)
+    else:
+        cell.value = value
         if isinstance(value, datetime | date):
-            cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
-        return cell
-    return text_cell(sheet, str(value))
+            cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) \
+                else "yyyy-mm-dd"
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
 
 
 def append_table(
@@ -48,15 +98,15 @@ def append_table(
     headers: Sequence[str] | None = None,
     title: Iterable[str] = (),
 ) -> None:
-    """Title lines, a styled header row, then the frame's rows."""
+    """Title lines, a bold header row, then the frame's rows."""
     for line in title:
-        sheet.append([text_cell(sheet, line, font=TITLE_FONT)])
+        sheet.append([_streamed_cell(sheet, line, font=TITLE_FONT)])
     if title:
         sheet.append([])
     labels = headers or frame.columns
-    sheet.append([text_cell(sheet, h, font=HEADER_FONT, fill=HEADER_FILL) for h in labels])
+    sheet.append([_streamed_cell(sheet, h, font=BOLD, fill=HEADER_FILL) for h in labels])
     for row in frame.iter_rows():
-        sheet.append([_cell(sheet, v) for v in row])
+        sheet.append([_streamed_cell(sheet, v) for v in row])
 
 
 def write_workbook(
@@ -70,21 +120,11 @@ def write_workbook(
     path.parent.mkdir(parents=True, exist_ok=True)
     book = Workbook(write_only=True)
     for name, frame in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        for index, column in enumerate(frame.columns):
-            letter = _column_letter(index)
-            sheet.column_dimensions[letter].width = (widths or {}).get(
+        sheet = book.create_sheet(title=safe_sheet_title(name))
+        for index, column in enumerate(frame.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = (widths or {}).get(
                 column, min(max(len(column) + 4, 12), 45)
             )
         append_table(sheet, frame, title=(titles or {}).get(name, ()))
     book.save(path)
     return path
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters

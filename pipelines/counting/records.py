@@ -1,16 +1,42 @@
-"""Count records in ``physical_count``: the one insert that typed entries and sheets share."""
+"""Count records in ``physical_count``: the one API typed entries and uploaded sheets share.
+
+Nothing is overwritten: an edit voids the old row (``voided_at``/``voided_by``) and inserts a
+new one that points back at it (``replaces_count_id``); a void only sets ``voided_at``. A row
+with a null quantity says "location seen, not counted"; a 0 is a counted zero. Quantities are
+kept as typed (``quantity_expr``, e.g. ``24*12+7``) beside their value, evaluated by the safe
+arithmetic parser. Every change refreshes the variance lines of the count dates it touches,
+the schedule lines it fills and the recounts it needs, in the caller's transaction.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import duckdb
 import polars as pl
+
+from pipelines.counting.expression import QuantityError, evaluate_quantity
+from pipelines.counting.frames import registered
+from pipelines.counting.refresh import refresh_after_counts
+from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
+from pipelines.settings import get_settings
+from pipelines.warehouse.db import fetch
 
 COUNT_COLUMNS = (
     "count_date", "material", "plant", "storage_location", "location", "quantity",
     "quantity_expr", "counter", "notes",
 )
+FLAG_COLUMNS = ("movement_during_count", "possibly_not_received")
+EDITABLE = (*COUNT_COLUMNS, *FLAG_COLUMNS)
+_TYPES = {
+    "count_date": pl.Date, "quantity": pl.Float64, "movement_during_count": pl.Boolean,
+    "possibly_not_received": pl.Boolean,
+}
+
+
+class CountError(ValueError):
+    """A count entry that cannot be recorded; the message says why, for the person typing."""
 
 
 def insert_counts(
@@ -20,14 +46,291 @@ def insert_counts(
     entered_by: str,
     entered_at: datetime,
     load_id: int | None = None,
+    refresh: bool = True,
 ) -> int:
-    """Append count rows (columns of COUNT_COLUMNS) inside the caller's transaction."""
-    frame = counts.select(  # noqa: F841 - read by DuckDB by name
-        [pl.col(c) if c in counts.columns else pl.lit(None).alias(c) for c in COUNT_COLUMNS]
+    """Append count rows inside the caller's transaction; returns how many.
+
+    ``counts`` holds COUNT_COLUMNS (missing ones are null) and optionally the flags
+    ``movement_during_count`` / ``possibly_not_received`` (missing = false); values must be
+    normalised already (the count-sheet reader and ``add_count`` do that). With ``refresh``
+    the variance lines of the count dates, the schedule and the recounts follow.
+    """
+    if counts.is_empty():
+        return 0
+    frame = counts.select(
+        [
+            (pl.col(c) if c in counts.columns else pl.lit(None)).cast(_TYPES.get(c, pl.String))
+            .alias(c)
+            for c in COUNT_COLUMNS
+        ]
+        + [
+            (pl.col(c) if c in counts.columns else pl.lit(False)).cast(pl.Boolean)
+            .fill_null(False).alias(c)
+            for c in FLAG_COLUMNS
+        ]
     )
+    columns = ", ".join((*COUNT_COLUMNS, *FLAG_COLUMNS))
+    with registered(con, frame, "counts") as name:
+        con.execute(
+            f"""INSERT INTO physical_count ({columns}, entered_by, entered_at, load_id)
+                SELECT {columns}, $entered_by, $entered_at, $load_id FROM {name}""",
+            {"entered_by": entered_by, "entered_at": entered_at, "load_id": load_id},
+        )
+    if refresh:
+        refresh_after_counts(con, frame["count_date"].unique().to_list(),
+                             today=entered_at.date())
+    return frame.height
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return pl.select(clean_text(pl.lit(str(value), dtype=pl.String))).item()
+
+
+def _code(value: object) -> str | None:
+    if value is None:
+        return None
+    return pl.select(normalise_plant(pl.lit(str(value), dtype=pl.String))).item()
+
+
+def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
+    """(value, text as typed) of a quantity entry; (None, None) for 'not counted'."""
+    if isinstance(quantity, bool):
+        raise CountError("a quantity must be a number or an arithmetic expression")
+    if isinstance(quantity, int | float):
+        value = float(quantity)
+        typed = str(int(value)) if value.is_integer() else repr(value)
+    else:
+        typed = _text(quantity)
+        try:
+            value = evaluate_quantity(typed)
+        except QuantityError as error:
+            raise CountError(f"{quantity!r} is not a quantity: {error}") from None
+    if value is not None and value < 0:
+        raise CountError("a counted quantity cannot be negative")
+    if value is None:
+        typed = None
+    return value, typed
+
+
+def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> dict[str, Any]:
+    """Normalise and check one entry (as add_count and edit_count receive it)."""
+    settings = get_settings()
+    material = normalise_material_value(entry.get("material"),
+                                        lexicographic=settings.lexicographic_materials)
+    plant = _code(entry.get("plant"))
+    if not material:
+        raise CountError("material is missing")
+    if not plant:
+        raise CountError("plant is missing")
+    count_date = entry.get("count_date")
+    if isinstance(count_date, datetime):
+        count_date = count_date.date()
+    if isinstance(count_date, str):
+        try:
+            count_date = date.fromisoformat(count_date.strip())
+        except ValueError:
+            raise CountError(f"{count_date!r} is not a date (2026-11-20)") from None
+    if not isinstance(count_date, date):
+        raise CountError("count date is missing")
+    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
+                  [material, plant])
+    if known.is_empty():
+        raise CountError(f"material {material} is not in the material master of plant {plant}")
+    quantity, typed = _typed_quantity(entry.get("quantity"))
+    location = _text(entry.get("location"))
+    if quantity is None and location is None:
+        raise CountError("enter a quantity, or the location where the material was seen")
+    return {
+        "count_date": count_date,
+        "material": material,
+        "plant": plant,
+        "storage_location": _code(entry.get("storage_location")),
+        "location": location,
+        "quantity": quantity,
+        "quantity_expr": typed,
+        "counter": _text(entry.get("counter")),
+        "notes": _text(entry.get("notes")),
+        "movement_during_count": bool(entry.get("movement_during_count")),
+        "possibly_not_received": bool(entry.get("possibly_not_received")),
+    }
+
+
+def _insert_one(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], *, entered_by: str,
+                entered_at: datetime, replaces: int | None = None) -> int:
+    columns = list(EDITABLE)
+    placeholders = ", ".join(f"${c}" for c in columns)
+    row = con.execute(
+        f"""INSERT INTO physical_count ({", ".join(columns)}, entered_by, entered_at,
+                                        replaces_count_id)
+            VALUES ({placeholders}, $entered_by, $entered_at, $replaces)
+            RETURNING count_id""",
+        {**{c: entry[c] for c in columns}, "entered_by": entered_by, "entered_at": entered_at,
+         "replaces": replaces},
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def add_count(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    count_date: date | str,
+    material: str | int,
+    plant: str,
+    quantity: str | float | int | None,
+    storage_location: str | None = None,
+    location: str | None = None,
+    counter: str | None = None,
+    notes: str | None = None,
+    movement_during_count: bool = False,
+    possibly_not_received: bool = False,
+    entered_by: str,
+    entered_at: datetime | None = None,
+    refresh: bool = True,
+) -> int:
+    """Record one count (or a "location only" entry when ``quantity`` is empty); its count_id.
+
+    ``quantity`` may be a number or what the counter typed (``24*12+7``, ``12,5``); raises
+    CountError for an entry that cannot be recorded (unknown material, bad or negative
+    quantity, neither quantity nor location).
+    """
+    entered_at = entered_at or datetime.now()
+    entry = _prepared_entry(con, {
+        "count_date": count_date, "material": material, "plant": plant, "quantity": quantity,
+        "storage_location": storage_location, "location": location, "counter": counter,
+        "notes": notes, "movement_during_count": movement_during_count,
+        "possibly_not_received": possibly_not_received,
+    })
+    count_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at)
+    if refresh:
+        refresh_after_counts(con, [entry["count_date"]], today=entered_at.date())
+    return count_id
+
+
+def get_count(con: duckdb.DuckDBPyConnection, count_id: int) -> dict[str, Any]:
+    """One physical_count row as a dict; CountError when there is none."""
+    rows = fetch(con, "SELECT * FROM physical_count WHERE count_id = ?", [count_id])
+    if rows.is_empty():
+        raise CountError(f"there is no count {count_id}")
+    return rows.row(0, named=True)
+
+
+def _void(con: duckdb.DuckDBPyConnection, count_id: int, voided_by: str, voided_at: datetime,
+          reason: str | None) -> dict[str, Any]:
+    current = get_count(con, count_id)
+    if current["voided_at"] is not None:
+        raise CountError(
+            f"count {count_id} was already voided at {current['voided_at']:%Y-%m-%d %H:%M} "
+            f"by {current['voided_by'] or 'unknown'}"
+        )
     con.execute(
-        f"""INSERT INTO physical_count ({", ".join(COUNT_COLUMNS)}, entered_by, entered_at, load_id)
-            SELECT {", ".join(COUNT_COLUMNS)}, $entered_by, $entered_at, $load_id FROM frame""",
-        {"entered_by": entered_by, "entered_at": entered_at, "load_id": load_id},
+        """UPDATE physical_count SET voided_at = ?, voided_by = ?, void_reason = ?
+           WHERE count_id = ? AND voided_at IS NULL""",
+        [voided_at, voided_by, reason, count_id],
     )
-    return counts.height
+    return current
+
+
+def void_count(
+    con: duckdb.DuckDBPyConnection,
+    count_id: int,
+    *,
+    voided_by: str,
+    voided_at: datetime | None = None,
+    reason: str | None = None,
+    refresh: bool = True,
+) -> None:
+    """Void one count: it stays in the table (who and when) but no longer counts."""
+    voided_at = voided_at or datetime.now()
+    current = _void(con, count_id, voided_by, voided_at, reason)
+    if refresh:
+        refresh_after_counts(con, [current["count_date"]], today=voided_at.date())
+
+
+def edit_count(
+    con: duckdb.DuckDBPyConnection,
+    count_id: int,
+    *,
+    entered_by: str,
+    entered_at: datetime | None = None,
+    reason: str | None = None,
+    refresh: bool = True,
+    **changes: Any,
+) -> int:
+    """Correct a count: void it and insert the corrected row; returns the new count_id.
+
+    ``changes`` names any of the editable fields (count_date, material, plant,
+    storage_location, location, quantity, counter, notes, movement_during_count,
+    possibly_not_received); ``quantity`` is taken as typed, like in ``add_count``. The
+    quantity_expr follows the quantity and cannot be set on its own.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE) | ({"quantity_expr"} & set(changes)))
+    if unknown:
+        raise CountError(f"cannot edit {', '.join(unknown)}")
+    entered_at = entered_at or datetime.now()
+    current = _void(con, count_id, entered_by, entered_at, reason or "edited")
+    merged = {c: current[c] for c in EDITABLE}
+    if "quantity" not in changes:
+        # Keep what was typed, not just its value.
+        merged["quantity"] = (current["quantity_expr"] or current["quantity"]) \
+            if current["quantity"] is not None else None
+    merged.update(changes)
+    entry = _prepared_entry(con, merged)
+    new_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at,
+                         replaces=count_id)
+    if refresh:
+        refresh_after_counts(con, {current["count_date"], entry["count_date"]},
+                             today=entered_at.date())
+    return new_id
+
+
+def count_history(con: duckdb.DuckDBPyConnection, count_id: int) -> pl.DataFrame:
+    """Every version of a count, oldest first (the edit chain through replaces_count_id)."""
+    return fetch(
+        con,
+        """WITH RECURSIVE back(count_id, replaces_count_id) AS (
+               SELECT count_id, replaces_count_id FROM physical_count WHERE count_id = $id
+               UNION
+               SELECT p.count_id, p.replaces_count_id FROM physical_count p
+               JOIN back b ON p.count_id = b.replaces_count_id
+           ),
+           forward(count_id) AS (
+               SELECT count_id FROM physical_count WHERE count_id = $id
+               UNION
+               SELECT p.count_id FROM physical_count p
+               JOIN forward f ON p.replaces_count_id = f.count_id
+           )
+           SELECT * FROM physical_count
+           WHERE count_id IN (SELECT count_id FROM back UNION SELECT count_id FROM forward)
+           ORDER BY entered_at, count_id""",
+        {"id": count_id},
+    )
+
+
+def list_counts(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    count_date: date | None = None,
+    material: str | None = None,
+    plant: str | None = None,
+    counter: str | None = None,
+    include_voided: bool = False,
+) -> pl.DataFrame:
+    """Count rows, newest first, filtered by any of the arguments."""
+    if material is not None:
+        material = normalise_material_value(
+            material, lexicographic=get_settings().lexicographic_materials)
+    return fetch(
+        con,
+        """SELECT * FROM physical_count
+           WHERE (CAST($count_date AS DATE) IS NULL OR count_date = $count_date)
+             AND (CAST($material AS VARCHAR) IS NULL OR material = $material)
+             AND (CAST($plant AS VARCHAR) IS NULL OR plant = $plant)
+             AND (CAST($counter AS VARCHAR) IS NULL OR counter = $counter)
+             AND (CAST($include_voided AS BOOLEAN) OR voided_at IS NULL)
+           ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
+        {"count_date": count_date, "material": material, "plant": _code(plant),
+         "counter": counter, "include_voided": include_voided},
+    )

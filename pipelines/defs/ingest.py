@@ -6,7 +6,6 @@ sensor or the command line behaves identically.
 """
 
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,10 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from pipelines.defs.metadata import markdown_table
 from pipelines.defs.resources import WicsWarehouse
 from pipelines.loads.runner import LoadResult, load_file
+from pipelines.refresh import change_report_path
 from pipelines.reports.material_changes import (
     change_counts,
     latest_mm60_load,
@@ -24,6 +25,7 @@ from pipelines.reports.material_changes import (
     write_change_report,
 )
 from pipelines.sap.headers import ExportKind
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, warehouse
 
 KINDS = {"duckdb", "polars"}
@@ -40,19 +42,6 @@ class LoadFileConfig(dg.Config):
         "else the file's modification date",
     )
     force: bool = Field(default=False, description="Load again even if the same bytes loaded")
-
-
-def _markdown(frame: pl.DataFrame, limit: int = 15) -> dg.MetadataValue:
-    if frame.is_empty():
-        return dg.MetadataValue.md("_none_")
-    shown = frame.head(limit)
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    for row in shown.iter_rows():
-        cells = ["" if v is None else str(v).replace("|", "\\|") for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    if frame.height > limit:
-        lines.append(f"\n… {frame.height - limit:,} more rows")
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 def _run_load(
@@ -135,7 +124,7 @@ def material(
         "changed": summary.get("changed", 0),
         "reactivated": summary.get("reactivated", 0),
         "collapsed_keys": summary.get("collapsed_keys", 0),
-        "collapsed_preview": _markdown(pl.DataFrame(summary.get("collapsed", []))
+        "collapsed_preview": markdown_table(pl.DataFrame(summary.get("collapsed", []))
                                        if summary.get("collapsed") else pl.DataFrame()),
     })
     return dg.MaterializeResult(metadata=metadata)
@@ -153,10 +142,8 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
         changes = material_changes(con, load_id)
         file_name = fetch(con, "SELECT file_name FROM load_log WHERE load_id = ?",
                           [load_id]).item()
-    report = write_change_report(
-        changes, settings.reports_dir / f"material_changes_load{load_id}.xlsx",
-        file_name=file_name, load_id=load_id,
-    )
+    report = write_change_report(changes, change_report_path(settings, load_id),
+                                 file_name=file_name, load_id=load_id)
     counts = change_counts(changes)
     return dg.MaterializeResult(metadata={
         "load_id": load_id,
@@ -164,8 +151,8 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
         **counts,
         "dagster/row_count": changes.height,
         "report": dg.MetadataValue.path(str(report)),
-        "preview": _markdown(changes.filter(pl.col("change") != "added"), 20)
-        if counts["added"] < changes.height else _markdown(changes, 20),
+        "preview": markdown_table(changes.filter(pl.col("change") != "added"), 20)
+        if counts["added"] < changes.height else markdown_table(changes, 20),
     })
 
 
@@ -175,7 +162,7 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
     # without a snapshot loaded in the 24 hours before it.
     freshness_policy=dg.FreshnessPolicy.cron(
         deadline_cron="0 10 * * 1-5", lower_bound_delta=timedelta(hours=24),
-        timezone=os.environ.get("WICS_TIMEZONE", "UTC")),
+        timezone=get_settings().timezone),
 )
 def sap_stock(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
@@ -235,7 +222,7 @@ def load_log(wics: WicsWarehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(by_status.values()),
         **{f"files_{status}": n for status, n in sorted(by_status.items())},
-        "recent_loads": _markdown(recent, 20),
+        "recent_loads": markdown_table(recent, 20),
     })
 
 

@@ -6,11 +6,8 @@ import dagster as dg
 
 from pipelines.defs.checks import material_fresh, sap_stock_fresh
 from pipelines.defs.resources import WicsWarehouse
+from pipelines.settings import get_settings
 from pipelines.warehouse.backup import backup_warehouse
-
-
-def timezone() -> str:
-    return os.environ.get("WICS_TIMEZONE", "UTC")
 
 
 @dg.asset(group_name="operations", kinds={"duckdb", "parquet"})
@@ -32,7 +29,7 @@ backup_job = dg.define_asset_job("backup_warehouse", selection=[warehouse_backup
 weekly_backup_schedule = dg.ScheduleDefinition(
     name="weekly_backup", job=backup_job,
     cron_schedule=os.environ.get("WICS_BACKUP_CRON", "0 2 * * 0"),
-    execution_timezone=timezone(), default_status=dg.DefaultScheduleStatus.RUNNING,
+    execution_timezone=get_settings().timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Sunday 02:00 (WICS_BACKUP_CRON, WICS_TIMEZONE): back up the warehouse.",
 )
 
@@ -43,7 +40,7 @@ freshness_job = dg.define_asset_job(
 )
 freshness_schedule = dg.ScheduleDefinition(
     name="hourly_freshness_checks", job=freshness_job, cron_schedule="5 * * * *",
-    execution_timezone=timezone(), default_status=dg.DefaultScheduleStatus.RUNNING,
+    execution_timezone=get_settings().timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every hour: re-evaluate SAP freshness, so stale data turns red without a load.",
 )
 

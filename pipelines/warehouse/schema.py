@@ -72,7 +72,10 @@ TABLES: dict[str, str] = {
             requested_by      VARCHAR,
             request_note      VARCHAR,
             status            VARCHAR NOT NULL DEFAULT 'planned', -- planned/counted/cancelled
-            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            created_by        VARCHAR,
+            source_count_date DATE,             -- recount: the count date found out of tolerance
+            counted_on        DATE              -- the count date that filled this line
         )""",
     "physical_count": """
         CREATE TABLE IF NOT EXISTS physical_count (
@@ -93,7 +96,8 @@ TABLES: dict[str, str] = {
             voided_at         TIMESTAMP,
             voided_by         VARCHAR,
             replaces_count_id BIGINT,
-            load_id           BIGINT    -- set when the row came from an uploaded count sheet
+            load_id           BIGINT,   -- set when the row came from an uploaded count sheet
+            void_reason       VARCHAR
         )""",
     "count_variance": """
         CREATE TABLE IF NOT EXISTS count_variance (
@@ -110,6 +114,13 @@ TABLES: dict[str, str] = {
             tolerance_pct      DOUBLE,
             within_tolerance   BOOLEAN,
             needs_recount      BOOLEAN,
+            abc_indicator      VARCHAR,
+            currency           VARCHAR,
+            count_lines        INTEGER,   -- non-voided counted rows summed into counted_qty
+            counters           VARCHAR,   -- who counted, comma-separated
+            movement_during_count  BOOLEAN,
+            possibly_not_received  BOOLEAN,
+            stock_basis        VARCHAR,   -- the MB52 columns sap_qty sums
             computed_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
             PRIMARY KEY (count_date, material, plant)
         )""",
