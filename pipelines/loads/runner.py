@@ -261,6 +261,8 @@ def load_file(
 
     assert parsed is not None
     rows = parsed.rows
+    if progress is not None:
+        progress("parsed", parsed.rows_read, parsed.rows_read)
     _progress(settings, load_id, progress, "writing", 0, rows.height)
     t1 = time.perf_counter()
     now = datetime.now()
