@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -122,8 +122,10 @@ def demo_command(args: argparse.Namespace) -> int:
             elif target.exists():
                 target.unlink()
         settings.ensure_dirs()
+    # Dated yesterday and today, so the demo's freshness checks are green.
     files = write_demo_exports(settings.drop_dir, materials=args.materials,
-                               stock_rows=args.materials * 3)
+                               stock_rows=args.materials * 3,
+                               start=date.today() - timedelta(days=1))
     from pipelines.defs.launch import load_through_dagster
 
     failed = 0

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from pipelines.warehouse.db import query
+
 from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
 
 
@@ -61,3 +65,21 @@ def test_wics_load_of_a_missing_file(wics_home, tmp_path):
     done = wics("load", str(tmp_path / "nope.xlsx"), home=wics_home.home)
     assert done.returncode == 2
     assert "does not exist" in done.stdout
+
+
+@pytest.mark.slow
+def test_wics_demo_loads_demo_exports_through_dagster(wics_home):
+    import dagster as dg
+
+    done = wics("demo", "--materials", "300", home=wics_home.home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sum(line.startswith("loaded ") for line in done.stdout.splitlines()) == 4
+    statuses = query("SELECT kind, status FROM load_log ORDER BY load_id",
+                     path=wics_home.database).rows()
+    assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mb52", "loaded"),
+                        ("count_sheet", "loaded")]
+    runs = dg.DagsterInstance.from_config(str(wics_home.dagster_home)).get_runs()
+    assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet"}
+    assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    again = wics("demo", home=wics_home.home)
+    assert again.returncode == 0 and "already loaded" in again.stdout

@@ -16,7 +16,9 @@ def load_through_dagster(path: Path) -> dg.ExecuteInProcessResult:
     kind = identify(path, get_settings()).kind
     job_name, _ = JOB_FOR_KIND[kind]
     return defs.resolve_job_def(job_name).execute_in_process(
-        run_config=load_run_config(kind, path),
+        # The run's events go to the instance (the UI shows them); the terminal gets warnings.
+        run_config={**load_run_config(kind, path),
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=dg.DagsterInstance.get(),
         raise_on_error=False,
         tags={"wics/file": path.name, "wics/kind": kind.value},
