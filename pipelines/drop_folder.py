@@ -42,8 +42,13 @@ class DroppedFile:
 
     @property
     def run_key(self) -> str:
-        # A file dropped again (new mtime) may run again; the same drop never runs twice.
-        return f"{self.path.name}:{self.sha256[:16]}:{self.mtime_ns}"
+        return drop_key(self.path, self.sha256, self.mtime_ns)
+
+
+def drop_key(path: Path, sha256: str, mtime_ns: int) -> str:
+    """One drop of one file: a file dropped again (new mtime) may run again, the same drop
+    never runs twice."""
+    return f"{path.name}:{sha256[:16]}:{mtime_ns}"
 
 
 def ready_files(drop_dir: Path, *, settle_s: float | None = None,
@@ -62,15 +67,16 @@ def ready_files(drop_dir: Path, *, settle_s: float | None = None,
     return ready
 
 
-def describe(path: Path, settings: Settings) -> DroppedFile:
-    """Hash and classify one file (reading only its header)."""
+def describe(path: Path, settings: Settings, sha256: str | None = None) -> DroppedFile:
+    """Hash and classify one file (by its header; calamine reads a whole xlsx sheet, so
+    callers skip files they have already handled, see ``drop_key``)."""
     stat = path.stat()
     try:
         kind, problem = identify(path, settings).kind, None
     except UnreadableFile as error:
         kind, problem = None, str(error)
     return DroppedFile(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                       sha256=file_sha256(path), kind=kind,
+                       sha256=sha256 or file_sha256(path), kind=kind,
                        snapshot_date=date_from_file_name(path.name), problem=problem)
 
 

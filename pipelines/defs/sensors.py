@@ -7,8 +7,14 @@ import dagster as dg
 
 from pipelines.defs.ingest import JOB_FOR_KIND, ingest_jobs, load_run_config
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.drop_folder import describe, in_load_order, loaded_hashes, ready_files
-from pipelines.loads.runner import load_file
+from pipelines.drop_folder import (
+    describe,
+    drop_key,
+    in_load_order,
+    loaded_hashes,
+    ready_files,
+)
+from pipelines.loads.runner import file_sha256, load_file
 
 
 def sensor_interval_seconds() -> int:
@@ -27,17 +33,20 @@ def sensor_interval_seconds() -> int:
 def drop_folder_sensor(context: dg.SensorEvaluationContext, wics: WicsWarehouse):
     settings = wics.settings()
     launched: dict[str, str] = json.loads(context.cursor or "{}").get("launched", {})
-    files = [describe(path, settings) for path in ready_files(settings.drop_dir)]
+    files = []
+    for path in ready_files(settings.drop_dir):
+        sha = file_sha256(path)
+        if launched.get(path.name) == drop_key(path, sha, path.stat().st_mtime_ns):
+            continue  # its run is queued or running (or failed: retry it from the UI)
+        files.append(describe(path, settings, sha))
     # Forget drops whose file is gone (archived or rejected): the cursor stays small.
-    present = {f.path.name for f in files}
+    present = {p.name for p in settings.drop_dir.iterdir()}
     launched = {name: key for name, key in launched.items() if name in present}
     already_loaded = loaded_hashes(settings, {f.sha256 for f in files})
 
     requests: list[dg.RunRequest] = []
     hashes_this_tick: set[str] = set()
     for dropped in in_load_order(files):
-        if launched.get(dropped.path.name) == dropped.run_key:
-            continue  # its run is queued or running (or failed: retry it from the UI)
         if dropped.kind is None or dropped.sha256 in already_loaded:
             # Nothing to run: the loader records the duplicate or rejects the file.
             result = load_file(dropped.path, settings=settings)
