@@ -151,6 +151,10 @@ def up_command(args: argparse.Namespace) -> int:
          "--server.port", str(args.dashboard_port), "--server.address", args.host,
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
     ]
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # `kill` stops both servers like Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     processes = [subprocess.Popen(c, cwd=REPO_ROOT, env=env) for c in commands]
     console.print(f"Dagster UI:  http://{args.host}:{args.dagster_port}\n"
                   f"Dashboard:   http://{args.host}:{args.dashboard_port}\n"
