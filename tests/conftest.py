@@ -46,6 +46,10 @@ def write_xlsx(path: Path, rows: Sequence[Sequence[object]], sheet: str = "Sheet
     book.active.title = sheet
     for row in rows:
         book.active.append(list(row))
+    for cells in book.active.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text as SAP writes it, even "=..." (never a formula)
     book.save(path)
     return path
 

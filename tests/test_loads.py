@@ -214,3 +214,24 @@ def test_a_failure_that_is_not_the_files_fault_leaves_the_file_to_retry(
     assert query("SELECT count(*) FROM material", path=wics_home.database).item() == 0
     log = query("SELECT status, error FROM load_log", path=wics_home.database).row(0)
     assert log == ("failed", "OSError: disk full")
+
+
+def test_change_report_lists_every_change_but_not_a_first_load(wics_home, mm60_file):
+    import openpyxl
+
+    from pipelines.refresh import change_report_path, refresh_after_load
+
+    first = load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
+    refresh_after_load(first, wics_home)
+    book = openpyxl.load_workbook(change_report_path(wics_home, first.load_id))
+    assert "First load of these plants: 2 materials added" in book["Summary"]["A3"].value
+    assert book["All changes"].max_row == 1  # the header only
+    second = load_file(mm60_file([mm60_row("1", description='=HYPERLINK("x")'),
+                                  mm60_row("3")]))
+    refresh_after_load(second, wics_home)
+    book = openpyxl.load_workbook(change_report_path(wics_home, second.load_id))
+    rows = list(book["All changes"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1], r[4]) for r in rows] == [
+        ("added", "3", None), ("changed", "1", "description"), ("removed", "2", None)]
+    formula_cell = book["All changes"]["G3"]
+    assert formula_cell.value == '=HYPERLINK("x")' and formula_cell.data_type == "s"

@@ -43,16 +43,26 @@ def change_counts(changes: pl.DataFrame) -> dict[str, int]:
 
 
 def write_change_report(changes: pl.DataFrame, path: Path, *, file_name: str, load_id: int) -> Path:
-    """The change report as xlsx: a summary sheet and one sheet of every change."""
+    """The change report as xlsx: a summary sheet and one sheet of every change.
+
+    A first load of its plants (nothing but additions) lists no rows: every one of them is
+    simply in the material table, and writing 100,000 "added" lines took 11 s of a 14 s load.
+    """
     counts = change_counts(changes)
     by_field = (
         changes.filter(pl.col("change") == "changed").group_by("field").len("changes")
         .sort("changes", descending=True)
     )
     summary = pl.DataFrame({"change": list(counts), "materials": list(counts.values())})
+    title = [f"MM60 changes of load {load_id}", f"File: {file_name}"]
+    first_load = changes.height > 0 and counts["added"] == changes.height
+    if first_load:
+        title.append(f"First load of these plants: {counts['added']:,} materials added, "
+                     "listed in the material table rather than here.")
+        changes = changes.clear()
     return write_workbook(
         path,
         {"Summary": summary, "Changed fields": by_field, "All changes": changes},
-        titles={"Summary": [f"MM60 changes of load {load_id}", f"File: {file_name}"]},
+        titles={"Summary": title},
         widths={"description": 40, "old_value": 30, "new_value": 30},
     )
