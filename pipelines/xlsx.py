@@ -106,7 +106,15 @@ def append_table(
     labels = headers or frame.columns
     sheet.append([_streamed_cell(sheet, h, font=BOLD, fill=HEADER_FILL) for h in labels])
     for row in frame.iter_rows():
-        sheet.append([_streamed_cell(sheet, v) for v in row])
+        sheet.append([_streamed_cell(sheet, v) if _needs_cell(v) else v for v in row])
+
+
+def _needs_cell(value: Any) -> bool:
+    # Plain values stream several times faster; only text that could be read as a formula
+    # (or holds characters XML cannot) needs a cell of its own.
+    return isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or ILLEGAL_CHARACTERS_RE.search(value) is not None
+    ) or isinstance(value, date)
 
 
 def write_workbook(

@@ -323,3 +323,23 @@ def test_identify_reads_only_the_header(tmp_path, wics_home):
     utf16 = tmp_path / "u16.XLS"
     utf16.write_bytes(codecs.BOM_UTF16_LE + GERMAN_SPREADSHEET.encode("utf-16-le"))
     assert identify(utf16, wics_home).kind is ExportKind.MB52
+
+
+def test_legacy_binary_xls_workbook(tmp_path, wics_home):
+    import xlwt  # writes real BIFF8 .xls files, as old SAP GUI "Excel" exports are
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("MB52")
+    sheet.write(0, 0, "Warehouse stocks")
+    for column, label in enumerate(["Material", "Plnt", "SLoc", "Unrestricted", "Blocked"]):
+        sheet.write(2, column, label)
+    for column, value in enumerate(["000000000010000001", "1000", "0001", 12.5, 2]):
+        sheet.write(3, column, value)
+    path = tmp_path / "MB52_2026-11-02.xls"
+    book.save(str(path))
+    assert sniff_format(path.read_bytes()[:8]) == "xls"
+    parsed = parse(path, wics_home)
+    assert (parsed.file_format, parsed.header_row) == ("xls", 3)
+    row = parsed.rows.row(0, named=True)
+    assert (row["_row"], row["material"], row["unrestricted"], row["blocked"]) == (
+        4, "10000001", 12.5, 2.0)
