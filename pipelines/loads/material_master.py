@@ -40,8 +40,10 @@ def collapse_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
         nulls_last=True,
     )
     kept = ranked.unique(subset=["material", "plant"], keep="first", maintain_order=True)
+    # Only keys with several rows are collapsed: group those alone (a filter keeps the order).
     collapsed = (
-        ranked.group_by("material", "plant", maintain_order=True)
+        ranked.filter(pl.struct("material", "plant").is_duplicated())
+        .group_by("material", "plant", maintain_order=True)
         .agg(rows=pl.col("_row").sort(), kept_row=pl.col("_row").first(), n=pl.len())
         .filter(pl.col("n") > 1)
         .drop("n")
@@ -51,14 +53,19 @@ def collapse_duplicates(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 def _changed_fields_sql(load_id_param: str, now_param: str) -> str:
+    # One join of the file with the table (materialised), then one scan of it per field.
+    pairs = ", ".join(f"m.{f} AS old_{f}, i.{f} AS new_{f}" for f in TRACKED_FIELDS)
     parts = [
-        f"""SELECT {load_id_param}, i.material, i.plant, 'changed', '{field}',
-                   CAST(m.{field} AS VARCHAR), CAST(i.{field} AS VARCHAR), {now_param}
-            FROM incoming i JOIN material m USING (material, plant)
-            WHERE m.{field} IS DISTINCT FROM i.{field}"""
+        f"""SELECT {load_id_param}, material, plant, 'changed', '{field}',
+                   CAST(old_{field} AS VARCHAR), CAST(new_{field} AS VARCHAR), {now_param}
+            FROM pairs WHERE old_{field} IS DISTINCT FROM new_{field}"""
         for field in TRACKED_FIELDS
     ]
-    return "\nUNION ALL\n".join(parts)
+    return (f"""SELECT * FROM (
+        WITH pairs AS MATERIALIZED (
+            SELECT i.material, i.plant, {pairs}
+            FROM incoming i JOIN material m USING (material, plant))
+        """ + "\nUNION ALL\n".join(parts) + ")")
 
 
 def load_material_master(

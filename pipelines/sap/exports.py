@@ -7,6 +7,7 @@ column label, value, reason) so that a rejected file's error report names every 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,11 @@ from pipelines.sap.headers import STOCK_FIELDS, ExportKind
 from pipelines.sap.material import clean_text, normalise_material, normalise_plant
 from pipelines.sap.numbers import (
     NumberFormat,
-    date_problem,
+    date_problem_of,
     detect_number_format,
-    number_problem,
+    number_problem_of,
     parse_date,
-    parse_number,
+    parse_numbers,
 )
 from pipelines.settings import Settings
 
@@ -72,14 +73,15 @@ class ParsedExport:
 def _labelled_columns(grid: Grid) -> tuple[pl.DataFrame, dict[str, str]]:
     """The grid's recognised columns under their canonical names, and each one's file label."""
     columns = grid.header.columns
-    frame = grid.cells.select(
+    # Lazy, so that the common subexpressions of clean_text are computed once per column.
+    frame = grid.cells.lazy().select(
         "_row",
         *[
             clean_text(pl.col(f"c{index}")).alias(name)
             for name, index in columns.items()
             if f"c{index}" in grid.cells.columns
         ],
-    )
+    ).collect()
     for name in columns:
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
@@ -90,9 +92,15 @@ def _labelled_columns(grid: Grid) -> tuple[pl.DataFrame, dict[str, str]]:
 def _drop_non_data_rows(frame: pl.DataFrame, labels: dict[str, str]) -> tuple[pl.DataFrame, dict]:
     """Drop blank rows, dashed rules, subtotal rows (``*``/``**``) and repeated headers."""
     fields = [c for c in frame.columns if c != "_row"]
-    blank = pl.all_horizontal(
-        [pl.col(c).is_null() | pl.col(c).str.contains(r"^[-=+_|]+$") for c in fields]
-    )
+
+    def empty_or_rule(name: str) -> pl.Expr:
+        return pl.col(name).is_null() | pl.col(name).str.contains(r"^[-=+_|]+$")
+
+    # A blank row has every field empty or a rule, so only rows whose first field is one can
+    # be blank: the other fields are checked on those few rows alone.
+    blank_rows = frame.filter(empty_or_rule(fields[0])).filter(
+        pl.all_horizontal([empty_or_rule(c) for c in fields]))["_row"]
+    blank = pl.col("_row").is_in(blank_rows.implode())
     subtotal = pl.any_horizontal([pl.col(c).str.starts_with("*") for c in fields]).fill_null(False)
     repeated = pl.all_horizontal(
         [pl.col(n).str.to_lowercase() == labels[n].lower() for n in ("material", "plant")]
@@ -146,6 +154,31 @@ def _count_quantities(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     return pl.Series(values, dtype=pl.Float64), pl.Series(reasons, dtype=pl.String)
 
 
+def by_distinct(texts: pl.Series, function: Callable[[pl.Series], pl.Series],
+                distinct: pl.Series | None = None) -> pl.Series:
+    """``function`` of every text, evaluated once per distinct text and mapped back.
+
+    For the pure per-value functions of reading (numbers, dates, material numbers): exports
+    repeat the same texts (quantities of 0, a few units, dates, plants) so most columns have far
+    fewer distinct values than rows. A column of mostly distinct values is evaluated directly.
+    ``distinct`` may pass the column's distinct non-null values when already known.
+    """
+    name = texts.name
+    if distinct is None:
+        distinct = texts.drop_nulls().unique()
+    if distinct.len() * 2 > texts.len():
+        return function(texts).alias(name)
+    mapped = function(distinct)
+    of_null = function(pl.Series([None], dtype=texts.dtype)).item()
+    return texts.replace_strict(distinct, mapped, default=of_null,
+                                return_dtype=mapped.dtype).alias(name)
+
+
+def _on_series(function: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Series], pl.Series]:
+    """An expression function as a function of a column."""
+    return lambda texts: texts.to_frame("t").select(function(pl.col("t"))).to_series()
+
+
 def parse_export(path: Path, settings: Settings) -> ParsedExport:
     """Read, type and validate one export file. Raises UnreadableFile for whole-file problems."""
     grid = read_grid(path, settings)
@@ -163,36 +196,54 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
 
     number_fields = [n for n in NUMBER_FIELDS[kind] if n in labels]
-    number_format = detect_number_format([frame[n] for n in number_fields])
+    distinct = {n: frame[n].drop_nulls().unique() for n in NUMBER_FIELDS[kind]}
+    # The convention is voted on distinct texts, so the distinct values of each column give
+    # the same decision as the full columns.
+    number_format = detect_number_format([distinct[n] for n in number_fields])
+    # Every number, date and material text is parsed once, per distinct text, into a column
+    # that both the checks and the typed rows read. Recognised columns are already clean text
+    # (``_labelled_columns``), so a cell is empty exactly when its column value is null.
+    number = {n: f"__number_{n}" for n in NUMBER_FIELDS[kind]}
+    day = {n: f"__date_{n}" for n in DATE_FIELDS[kind]}
+    material = _on_series(
+        lambda e: normalise_material(e, lexicographic=settings.lexicographic_materials))
+    frame = frame.with_columns(
+        *[by_distinct(frame[n], lambda s: parse_numbers(s, number_format, cleaned=True),
+                      distinct[n])
+          .alias(number[n]) for n in NUMBER_FIELDS[kind]],
+        *[by_distinct(frame[n], _on_series(parse_date)).alias(day[n])
+          for n in DATE_FIELDS[kind]],
+        by_distinct(frame["material"], material).alias("__material"),
+        by_distinct(frame["plant"], _on_series(normalise_plant)).alias("__plant"),
+    )
     checks: list[tuple[str, str, pl.Expr]] = [
         ("material", label("material"),
          pl.when(pl.col("material").is_null()).then(pl.lit("material number is missing"))),
         ("plant", label("plant"),
          pl.when(pl.col("plant").is_null()).then(pl.lit("plant is missing"))),
     ]
-    checks += [(n, label(n), number_problem(pl.col(n), number_format)) for n in number_fields]
-    checks += [(n, label(n), date_problem(pl.col(n))) for n in DATE_FIELDS[kind] if n in labels]
+    checks += [(n, label(n), number_problem_of(pl.col(n), pl.col(number[n]), number_format))
+               for n in number_fields]
+    checks += [(n, label(n), date_problem_of(pl.col(n), pl.col(day[n])))
+               for n in DATE_FIELDS[kind] if n in labels]
 
     typed = [
-        normalise_material(pl.col("material"), lexicographic=settings.lexicographic_materials)
-        .alias("material"),
-        normalise_plant(pl.col("plant")).alias("plant"),
+        pl.col("__material").alias("material"),
+        pl.col("__plant").alias("plant"),
         *[pl.col(n) for n in TEXT_FIELDS[kind] if n != "storage_location"],
-        *[parse_date(pl.col(n)).alias(n) for n in DATE_FIELDS[kind]],
+        *[pl.col(day[n]).alias(n) for n in DATE_FIELDS[kind]],
     ]
     if kind is ExportKind.MB52:
-        typed += [parse_number(pl.col(n), number_format).fill_null(0.0).alias(n)
-                  for n in STOCK_FIELDS]
-        typed += [parse_number(pl.col("value_unrestricted"), number_format)
-                  .alias("value_unrestricted")]
+        typed += [pl.col(number[n]).fill_null(0.0).alias(n) for n in STOCK_FIELDS]
+        typed += [pl.col(number["value_unrestricted"]).alias("value_unrestricted")]
         typed += [normalise_plant(pl.col("storage_location")).alias("storage_location")]
     elif kind is ExportKind.MM60:
         typed += [
-            parse_number(pl.col("price"), number_format).alias("price"),
-            parse_number(pl.col("price_unit"), number_format).fill_null(1.0).alias("price_unit"),
+            pl.col(number["price"]).alias("price"),
+            pl.col(number["price_unit"]).fill_null(1.0).alias("price_unit"),
         ]
         checks.append(("price_unit", label("price_unit"),
-                       pl.when(parse_number(pl.col("price_unit"), number_format) <= 0)
+                       pl.when(pl.col(number["price_unit"]) <= 0)
                        .then(pl.lit("price unit must be positive"))))
     else:
         quantities, reasons = _count_quantities(frame["quantity"] if "quantity" in frame.columns

@@ -184,13 +184,13 @@ def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
         raise UnreadableFile(f"cannot open the workbook: {error}") from error
     first_rows = _first_rows_of_sheets(path) if file_format == "xlsx" else []
     for index, name in enumerate(reader.sheet_names):
-        head = reader.load_sheet(index, header_row=None, n_rows=HEADER_SEARCH_ROWS,
-                                 dtypes="string").to_polars()
-        found = _best_header([list(r) for r in head.rows()])
+        # One read per sheet: calamine parses the whole sheet even for n_rows, so reading the
+        # first rows to find the header and then the sheet again would parse it twice.
+        sheet = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
+        found = _best_header([list(r) for r in sheet.head(HEADER_SEARCH_ROWS).rows()])
         if found is None:
             continue
         header_index, header = found
-        sheet = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
         offset = first_rows[index] if index < len(first_rows) else 1
         cells = sheet.rename({old: f"c{i}" for i, old in enumerate(sheet.columns)})
         cells = cells.with_row_index("_row", offset=offset).with_columns(

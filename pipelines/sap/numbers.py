@@ -40,7 +40,11 @@ def _unsigned(expr: pl.Expr) -> pl.Expr:
 def detect_number_format(values: Iterable[pl.Series]) -> NumberFormat:
     """Decide a file's decimal convention from all its numeric columns at once."""
     texts = pl.concat([s.cast(pl.String) for s in values]) if values else pl.Series([], dtype=str)
-    unique = pl.DataFrame({"v": texts}).select(_unsigned(pl.col("v")).alias("v")).unique()
+    # The votes count distinct unsigned texts: unsigning distinct texts gives the same set.
+    # A text without "." or "," votes for neither convention, so only those with one count.
+    unique = (pl.DataFrame({"v": texts}).unique()
+              .select(_unsigned(pl.col("v")).alias("v"))
+              .filter(pl.col("v").str.contains("[.,]")).unique())
     votes = unique.select(
         has_dot=pl.col("v").str.contains(r"\.", literal=False),
         has_comma=pl.col("v").str.contains(","),
@@ -84,10 +88,45 @@ def parse_number(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
     return pl.when(negative).then(-value).otherwise(value)
 
 
+def parse_numbers(texts: pl.Series, number_format: NumberFormat, *,
+                  cleaned: bool = False) -> pl.Series:
+    """``parse_number`` of a whole column, computed step by step so that each step runs once.
+
+    The expression form repeats its cleaned and unsigned text in every branch, and polars
+    evaluates each repetition; here every intermediate column is computed once, and regular
+    expressions that only match one literal are literal operations. Same values.
+    ``cleaned``: the texts already went through ``clean_text`` (trimmed, empty as null).
+    """
+    u = pl.col("u")
+    if number_format is NumberFormat.ENGLISH:
+        plain = u.str.replace_all(",", "", literal=True)
+    elif number_format is NumberFormat.GERMAN:
+        plain = u.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    else:
+        plain = u.str.replace(",", ".", literal=True)
+    text = pl.col("t") if cleaned else clean_text(pl.col("t"))
+    steps = texts.to_frame("t").lazy().select(text.alias("t")).select(
+        u=pl.col("t").str.replace_all(r"[\s\u00a0']", "")
+        .str.strip_chars_start("-+").str.strip_chars_end("-"),
+        negative=pl.col("t").str.starts_with("-") | pl.col("t").str.ends_with("-"),
+    ).select(
+        "negative",
+        value=pl.when(u.str.contains(_PATTERNS[number_format]) & u.str.contains("[0-9]"))
+        .then(plain.cast(pl.Float64, strict=False)),
+    ).select(
+        pl.when(pl.col("negative")).then(-pl.col("value")).otherwise(pl.col("value"))
+    )
+    return steps.collect().to_series().alias(texts.name)
+
+
 def number_problem(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
     """Reason text where a non-empty cell is not a number of the file's format, else null."""
-    text = clean_text(expr)
-    bad = text.is_not_null() & parse_number(expr, number_format).is_null()
+    return number_problem_of(clean_text(expr), parse_number(expr, number_format), number_format)
+
+
+def number_problem_of(text: pl.Expr, value: pl.Expr, number_format: NumberFormat) -> pl.Expr:
+    """``number_problem`` from the cleaned text and its already parsed value."""
+    bad = text.is_not_null() & value.is_null()
     return pl.when(bad).then(pl.lit(f"not a number in this file's format ({number_format})"))
 
 
@@ -102,5 +141,10 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
 
 
 def date_problem(expr: pl.Expr) -> pl.Expr:
-    bad = clean_text(expr).is_not_null() & parse_date(expr).is_null()
+    return date_problem_of(clean_text(expr), parse_date(expr))
+
+
+def date_problem_of(text: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """``date_problem`` from the cleaned text and its already parsed date."""
+    bad = text.is_not_null() & value.is_null()
     return pl.when(bad).then(pl.lit("not a date (expected e.g. 2026-11-20, 20.11.2026)"))
