@@ -1,0 +1,378 @@
+"""One measurement in a fresh process: ``python benchmarks/worker.py TASK JSON-ARGS``.
+
+Each measured load runs in its own process so that its peak memory (the kernel's high-water
+mark, VmHWM) is its own: one run's peak never hides another's. The high-water mark is reset
+(``/proc/self/clear_refs``) after the imports and between phases, so the worker also reports
+the peak of each phase: parse, database, change report. The result is printed as one JSON
+line after ``RESULT_MARK``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+RESULT_MARK = "BENCH-RESULT:"
+
+
+# --------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------
+
+def _status_kib(field: str) -> int | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process so far (since the last reset), MiB."""
+    kib = _status_kib("VmHWM")
+    if kib is None:  # not Linux: the lifetime peak, never reset
+        import resource
+
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024
+
+
+def rss_mib() -> float:
+    kib = _status_kib("VmRSS")
+    return (kib or 0) / 1024
+
+
+def reset_peak() -> bool:
+    """Reset the high-water mark to the current RSS (Linux >= 4.0); False where impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class PhasePeaks:
+    """Peak RSS per phase: reset the mark when a phase starts, read it when it ends."""
+
+    def __init__(self) -> None:
+        self.resettable = reset_peak()
+        self.peaks: dict[str, float] = {}
+        self.phase: str | None = None
+        self.overall = peak_mib()
+
+    def start(self, phase: str) -> None:
+        self.stop()
+        self.phase = phase
+        if self.resettable:
+            reset_peak()
+
+    def stop(self) -> None:
+        if self.phase is not None:
+            peak = peak_mib()
+            self.peaks[self.phase] = round(peak, 1)
+            self.overall = max(self.overall, peak)
+            self.phase = None
+
+    def result(self) -> dict:
+        self.stop()
+        return {"peak_rss_mib": round(max(self.overall, peak_mib()), 1),
+                "phase_peak_rss_mib": self.peaks if self.resettable else {}}
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------
+
+class _Stopwatch:
+    """Seconds spent in named functions of a module, by wrapping them where they are called."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, module, name: str, key: str) -> None:
+        function = getattr(module, name, None)
+        if function is None:
+            return
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+
+def wics_load(args: dict) -> dict:
+    """The real load of one file: ``load_file``, then ``refresh_after_load`` as ``wics load``.
+
+    The refresh writes an MM60's change report and recomputes ``count_variance``; the two are
+    timed apart by wrapping the functions ``pipelines.refresh`` calls.
+    """
+    from pipelines import refresh
+    from pipelines.loads.runner import load_file
+    from pipelines.settings import Settings
+
+    settings = Settings(home=Path(args["home"]))
+    as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else None
+    watch = _Stopwatch()
+    watch.wrap(refresh, "material_changes", "report")
+    watch.wrap(refresh, "write_change_report", "report")
+    watch.wrap(refresh, "reconcile", "reconcile")
+    baseline = rss_mib()
+    peaks = PhasePeaks()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "writing":  # parsing and validation are over, the database phase starts
+            peaks.start("database")
+
+    peaks.start("parse")
+    started = time.perf_counter()
+    result = load_file(args["path"], settings=settings, as_of=as_of, force=True,
+                       progress=progress)
+    loaded = time.perf_counter()
+    if result.status != "loaded":
+        raise RuntimeError(f"{result.file_name} was {result.status}: {result.error}")
+    peaks.start("refresh")
+    refresh.refresh_after_load(result, settings)
+    finished = time.perf_counter()
+    summary = result.summary
+    return {
+        "seconds": finished - started,
+        "load_seconds": loaded - started,
+        "parse_seconds": result.parse_seconds,
+        "db_seconds": result.db_seconds,
+        "refresh_seconds": finished - loaded,
+        "report_seconds": watch.seconds.get("report", 0.0),
+        "reconcile_seconds": watch.seconds.get("reconcile", 0.0),
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "kind": result.kind,
+        "changes": {k: summary.get(k) for k in ("added", "removed", "changed", "reactivated")
+                    if k in summary},
+        "baseline_rss_mib": round(baseline, 1),
+        **peaks.result(),
+    }
+
+
+def calamine(args: dict) -> dict:
+    """The parse limit: the same workbook read into a polars frame by fastexcel alone."""
+    import fastexcel
+    import polars  # noqa: F401 - imported before the clock starts, as in the WICS worker
+    import pyarrow  # noqa: F401
+
+    baseline = rss_mib()
+    peaks = PhasePeaks()
+    peaks.start("read")
+    started = time.perf_counter()
+    frame = fastexcel.read_excel(args["path"]).load_sheet(0).to_polars()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": frame.height, "columns": frame.width,
+            "baseline_rss_mib": round(baseline, 1), **peaks.result()}
+
+
+def old_way(args: dict) -> dict:
+    """The seed system's update on a SQLite file: first load (month 1), then month 2."""
+    from benchmarks import django_seed
+
+    django_seed.setup(Path(args["database"]))
+    baseline = rss_mib()
+    peaks = PhasePeaks()
+    peaks.start("first")
+    first = django_seed.update_material_list(Path(args["month1"]))
+    peaks.start("update")
+    update = django_seed.update_material_list(Path(args["month2"]))
+    return {"first": first, "update": update, "baseline_rss_mib": round(baseline, 1),
+            **peaks.result()}
+
+
+def _insert_counts(con, counts) -> int:
+    """Count lines as the count-sheet load writes them (quantity evaluated, expression kept)."""
+    import polars as pl
+
+    from pipelines.counting.expression import evaluate_quantity
+    from pipelines.sap.material import normalise_material
+
+    rows = counts.select(
+        "count_date",
+        normalise_material(pl.col("material")).alias("material"),
+        "plant", "storage_location", "location",
+        pl.col("quantity").map_elements(evaluate_quantity, return_dtype=pl.Float64)
+        .alias("quantity"),
+        pl.col("quantity").alias("quantity_expr"),
+        "counter", "notes",
+    )
+    con.register("bench_counts", rows)
+    con.execute(
+        """INSERT INTO physical_count (count_date, material, plant, storage_location, location,
+                                       quantity, quantity_expr, counter, notes, entered_by)
+           SELECT count_date, material, plant, storage_location, location, quantity,
+                  quantity_expr, counter, notes, 'benchmark' FROM bench_counts""")
+    con.unregister("bench_counts")
+    return rows.height
+
+
+def _insert_stock(con, stock, snapshot: date, load_id: int) -> int:
+    from pipelines.loads.stock_snapshot import COLUMNS
+
+    con.register("bench_stock", stock)
+    con.execute(
+        f"""INSERT INTO sap_stock (snapshot_date, {", ".join(COLUMNS)}, load_id)
+            SELECT ?, {", ".join(COLUMNS)}, ? FROM bench_stock""", [snapshot, load_id])
+    con.unregister("bench_stock")
+    return stock.height
+
+
+def _timed(function, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = function(*args, **kwargs)
+    return time.perf_counter() - started, value
+
+
+def _dashboard_queries(database: Path) -> list[tuple[str, object]]:
+    """The dashboard's reads, each as the page runs it: open read-only, query, close."""
+    from pipelines.counting.accuracy import inventory_accuracy
+    from pipelines.counting.reconcile import variance_lines
+    from pipelines.counting.summary import count_summary
+    from pipelines.warehouse.db import warehouse
+
+    sys.path.insert(0, str(REPO / "dashboard"))
+    import warehouse_data as pages  # noqa: E402 - the dashboard's own cached reads
+
+    def uncached(name: str):
+        function = getattr(pages, name)
+        return getattr(function, "__wrapped__", function)
+
+    def reading(function, **kwargs):
+        def run():
+            with warehouse(database, read_only=True) as con:
+                return function(con, **kwargs)
+        return run
+
+    from benchmarks.inputs import COUNT_DATE
+
+    latest_mm60 = 0
+    with warehouse(database, read_only=True) as con:
+        latest_mm60 = con.execute(
+            "SELECT max(load_id) FROM load_log WHERE kind = 'mm60' AND status = 'loaded'"
+        ).fetchone()[0]
+    return [
+        ("overview: warehouse totals", uncached("warehouse_totals")),
+        ("overview: stock value by plant", uncached("stock_value_by_plant")),
+        ("loads: recent loads", uncached("recent_loads")),
+        ("loads: changes of the latest MM60", lambda: uncached("material_changes_of_load")(
+            latest_mm60)),
+        ("counts: day summary (count_summary)", reading(count_summary, count_date=COUNT_DATE)),
+        ("counts: accuracy by day x plant x ABC", reading(inventory_accuracy, period="day",
+                                                          end=COUNT_DATE)),
+        ("counts: variance lines (preview)", reading(variance_lines)),
+    ]
+
+
+def reconcile(args: dict) -> dict:
+    """Counts against SAP: N count lines against an M-line snapshot, written straight to DuckDB.
+
+    The warehouse is a copy of the one the MM60 update left (materials, change history); the
+    snapshot and the counts are inserted directly (not timed), then reconciliation recomputes
+    ``count_variance`` and the dashboard's heaviest reads run, each timed on its own.
+    """
+    from benchmarks import inputs
+    from pipelines.warehouse.db import warehouse
+
+    os.environ["WICS_HOME"] = args["home"]  # the dashboard's reads find the warehouse here
+    database = Path(args["home"]) / "wics.duckdb"
+    master = inputs.master_frame(args["mm60_rows"], args["seed"])
+    stock = inputs.stock_frame(master, args["stock_rows"], args["seed"])
+    counts = inputs.counts_frame(stock, args["count_lines"], args["seed"])
+    with warehouse(database) as con:
+        stock_lines = _insert_stock(con, stock, inputs.SNAPSHOT_DATE, 0)
+        count_lines = _insert_counts(con, counts)
+    del master, stock, counts
+
+    peaks = PhasePeaks()
+    peaks.start("reconcile")
+    method = args.get("method", "api")
+    started = time.perf_counter()
+    if method == "api":
+        from pipelines.counting.reconcile import reconcile as recompute
+
+        with warehouse(database) as con:
+            outcome = recompute(con)
+        lines, out = outcome.lines, outcome.out_of_tolerance
+    else:
+        lines, out = _reconcile_sql(database)
+    seconds = time.perf_counter() - started
+
+    queries = []
+    peaks.start("dashboard")
+    for name, run in _dashboard_queries(database):
+        took, value = _timed(run)
+        height = getattr(value, "height", 1)
+        queries.append({"name": name, "seconds": took, "rows": height})
+    return {"seconds": seconds, "method": method, "stock_lines": stock_lines,
+            "count_lines": count_lines, "variance_lines": lines, "out_of_tolerance": out,
+            "queries": queries, **peaks.result()}
+
+
+def _reconcile_sql(database: Path) -> tuple[int, int]:
+    """DESIGN.md's rule as one statement (used only where pipelines/counting is missing)."""
+    from pipelines.warehouse.db import warehouse
+
+    with warehouse(database) as con:
+        con.execute("DELETE FROM count_variance")
+        con.execute("""
+INSERT INTO count_variance (count_date, material, plant, counted_qty, sap_snapshot_date,
+    sap_qty, variance_qty, variance_pct, unit_price, variance_value, tolerance_pct,
+    within_tolerance, needs_recount)
+WITH counted AS (
+    SELECT count_date, material, plant, sum(quantity) AS counted_qty FROM physical_count
+    WHERE voided_at IS NULL AND quantity IS NOT NULL GROUP BY ALL),
+snap AS (SELECT c.*, (SELECT max(snapshot_date) FROM sap_stock s
+                      WHERE s.plant = c.plant AND s.snapshot_date <= c.count_date) AS snap
+         FROM counted c),
+stock AS (SELECT snapshot_date, material, plant,
+                 sum(unrestricted + quality_inspection + restricted + blocked + returns) AS q
+          FROM sap_stock GROUP BY ALL),
+j AS (SELECT s.*, coalesce(st.q, 0) AS sap_qty, m.price / m.price_unit AS unit_price,
+             CASE upper(m.abc_indicator) WHEN 'A' THEN 1 WHEN 'B' THEN 3 ELSE 5 END AS tol
+      FROM snap s LEFT JOIN stock st ON st.snapshot_date = s.snap AND st.material = s.material
+                                     AND st.plant = s.plant
+      LEFT JOIN material m ON m.material = s.material AND m.plant = s.plant)
+SELECT count_date, material, plant, counted_qty, snap, sap_qty, counted_qty - sap_qty,
+       CASE WHEN sap_qty <> 0 THEN 100 * (counted_qty - sap_qty) / abs(sap_qty) END,
+       unit_price, (counted_qty - sap_qty) * unit_price, tol,
+       CASE WHEN sap_qty = 0 THEN counted_qty = 0
+            ELSE abs(100 * (counted_qty - sap_qty) / abs(sap_qty)) <= tol END,
+       NOT CASE WHEN sap_qty = 0 THEN counted_qty = 0
+                ELSE abs(100 * (counted_qty - sap_qty) / abs(sap_qty)) <= tol END
+FROM j""")
+        lines, out = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE needs_recount) FROM count_variance"
+        ).fetchone()
+    return lines, out
+
+
+TASKS = {"wics_load": wics_load, "calamine": calamine, "old_way": old_way,
+         "reconcile": reconcile}
+
+
+def main(argv: list[str]) -> int:
+    task, raw = argv[1], argv[2]
+    result = TASKS[task](json.loads(raw))
+    print(RESULT_MARK + json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

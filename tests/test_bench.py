@@ -1,0 +1,122 @@
+"""`make bench` at a tiny size, so the benchmark never rots: every measurement runs for real.
+
+No timing is asserted (the machine is shared); the results file must have every row and
+column, and the figures must be sane (positive, phases within the whole, ratios consistent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("django", reason="the old way needs Django (pip install -e '.[dev]')")
+
+SIZES = ["--mm60-rows", "300", "--mb52-rows", "900", "--old-way-rows", "200",
+         "--count-lines", "100", "--runs", "1"]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, str]:
+    root = tmp_path_factory.mktemp("bench")
+    out, raw = root / "results" / "latest.md", root / "results" / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", *SIZES, "--cache", str(root / "cache"),
+         "--work", str(root / "work"), "--out", str(out), "--json", str(raw)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "WICS_HOME": str(root / "unused-home")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    return out.read_text(encoding="utf-8"), json.loads(raw.read_text()), done.stdout
+
+
+def _table(text: str) -> dict[str, list[str]]:
+    """The results table: label -> [median, min, max] cells (section rows left out)."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[1] and not cells[0].startswith(("measurement", "---")):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_results_file_has_every_measurement(bench):
+    text, _, stdout = bench
+    assert text.startswith("# WICS load benchmark")
+    assert "| measurement | median | min | max |" in text
+    assert text in stdout  # printed as well as written
+    table = _table(text)
+    labels = list(table)
+    expected = [
+        "MM60 first load (empty warehouse): end to end",
+        "MM60 first load (empty warehouse): same file read by calamine alone",
+        "MM60 first load (empty warehouse): end to end / calamine read",
+        "MB52 load: end to end",
+        "MB52 load: peak memory (RSS of the load's process)",
+        "MB52 load: same file read by calamine alone",
+        "MB52 load: end to end / calamine read",
+        "Old way: update to next month (200 rows)",
+        "WICS: the same update, end to end (200 rows)",
+        "Update: old way / WICS, same file",
+        "Old way: first load (200 rows)",
+        "Old way: update at 300 rows, extrapolated linearly from 200 (not measured)",
+        "Reconcile and dashboard reads: peak memory",
+    ]
+    for label in expected:
+        assert label in labels, label
+    for prefix in ("MM60 update (next month: ", "Reconcile: recompute count_variance (",
+                   "Dashboard read: overview: warehouse totals", "Dashboard read: counts: "):
+        assert any(label.startswith(prefix) for label in labels), prefix
+    for phase in ("parse and validate", "database (load", "change report", "rest ("):
+        assert any(label.startswith(phase) for label in labels), phase
+    for cells in table.values():  # one run: median, min and max are the same figure
+        assert len(set(cells)) == 1 and re.match(r"[\d,.]+ ?(s|ms|MiB|x)$", cells[0]), cells
+    assert "## Targets" in text
+    assert "| MB52 load end to end within 1.3x of the calamine read of the same file |" in text
+
+
+def test_figures_are_sane(bench):
+    _, raw, _ = bench
+    value = {key: row["values"][0] for key, row in raw.items()}
+    assert all(len(row["values"]) == 1 for row in raw.values())
+    for key in ("mm60_first", "mm60_update", "mb52"):
+        total = value[f"{key}.total"]
+        phases = [value[f"{key}.{p}"] for p in ("parse", "db")]
+        assert all(p > 0 for p in phases) and sum(phases) < total
+        assert value[f"{key}.calamine"] > 0
+        assert value[f"{key}.ratio"] == pytest.approx(total / value[f"{key}.calamine"])
+        assert 50 < value[f"{key}.peak"] < 4096  # MiB: a real process, not a runaway
+        assert value[f"{key}.peak.parse"] <= value[f"{key}.peak"]
+    assert value["mm60_first.report"] > 0 and value["mm60_update.report"] > 0
+    assert "mb52.report" not in value
+    assert value["old.update"] > 0 and value["old.first"] > 0
+    assert value["old.ratio_update"] == pytest.approx(value["old.update"]
+                                                      / value["old.wics_update"])
+    assert value["old.extrapolated"] > value["old.update"]  # more rows, same time per row
+    assert value["rec.seconds"] > 0
+    queries = [k for k in value if k.startswith("rec.q.")]
+    assert len(queries) >= 5 and all(value[k] > 0 for k in queries)
+    label = raw["rec.seconds"]["label"]
+    lines = int(re.search(r"\(([\d,]+) lines", label).group(1).replace(",", ""))
+    assert lines > 0  # the count lines reconciled into variance lines
+
+
+def test_inputs_are_cached_and_deterministic(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import inputs
+
+    quiet = []
+    first = inputs.mm60_inputs(120, 3, tmp_path, log=quiet.append)
+    again = inputs.mm60_inputs(120, 3, tmp_path, log=quiet.append)
+    assert first.generated_seconds > 0 and again.generated_seconds == 0
+    other = tmp_path / "other"
+    third = inputs.mm60_inputs(120, 3, other, log=quiet.append)
+    assert third.mm60_month1.read_bytes() == first.mm60_month1.read_bytes()
+    assert third.mm60_month2.read_bytes() == first.mm60_month2.read_bytes()
+    assert first.mm60_month1.parent.name.startswith("gen-")
