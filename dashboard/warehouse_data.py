@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipelines.loads.runner import free_name
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 
@@ -71,12 +72,7 @@ def save_to_drop_folder(name: str, data: bytes) -> Path:
     sensor never sees half a file; an existing name gets a numbered one."""
     settings = get_settings()
     settings.ensure_dirs()
-    safe = Path(name).name.strip() or "upload"
-    target = settings.drop_dir / safe
-    stem, suffix, n = target.stem, target.suffix, 1
-    while target.exists():
-        target = settings.drop_dir / f"{stem}.{n}{suffix}"
-        n += 1
+    target = free_name(settings.drop_dir, Path(name).name.strip() or "upload")
     partial = target.with_name(target.name + ".part")
     partial.write_bytes(data)
     partial.rename(target)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from pipelines.counting.calendar import first_working_day_from, is_working_day
+from pipelines.counting.calendar import first_working_day_from, previous_working_day
 from pipelines.warehouse.db import fetch
 
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -139,13 +139,6 @@ def row_count_drop(con: duckdb.DuckDBPyConnection, kind: str,
         {"latest_rows": latest["rows_loaded"], "previous_rows": previous["rows_loaded"],
          "drop_pct": round(drop, 2), "limit_pct": limit_pct},
     )
-
-
-def previous_working_day(day: date, holidays: frozenset[date] = frozenset()) -> date:
-    day -= timedelta(days=1)
-    while not is_working_day(day, holidays):
-        day -= timedelta(days=1)
-    return day
 
 
 def stock_freshness(con: duckdb.DuckDBPyConnection, today: date,

@@ -23,6 +23,14 @@ def next_working_day(day: date, holidays: Collection[date] = ()) -> date:
     return first_working_day_from(day + timedelta(days=1), holidays)
 
 
+def previous_working_day(day: date, holidays: Collection[date] = ()) -> date:
+    """The last working day strictly before ``day``."""
+    day -= timedelta(days=1)
+    while not is_working_day(day, holidays):
+        day -= timedelta(days=1)
+    return day
+
+
 def working_days(start: date, end: date, holidays: Collection[date] = ()) -> list[date]:
     """Working days from ``start`` to ``end``, both included."""
     days, day = [], start

@@ -101,7 +101,8 @@ def snapshot_date_for(path: Path, as_of: date | None) -> date:
     return date_from_file_name(path.name) or date.fromtimestamp(path.stat().st_mtime)
 
 
-def _free_name(folder: Path, name: str) -> Path:
+def free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``stem.1.ext``, ``stem.2.ext``... when taken (error reports too)."""
     target = folder / name
     stem, suffix, n = target.stem, target.suffix, 1
     while target.exists() or target.with_name(target.name + ".error.txt").exists():
@@ -113,7 +114,7 @@ def _free_name(folder: Path, name: str) -> Path:
 def settle_file(path: Path, folder: Path, settings: Settings) -> Path:
     """Move a dropped file to archive/ or rejected/; a file from elsewhere is copied, not moved."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name)
+    target = free_name(folder, path.name)
     if path.parent.resolve() == settings.drop_dir.resolve():
         shutil.move(path, target)
     else:
