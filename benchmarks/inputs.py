@@ -1,4 +1,4 @@
-"""The benchmark's input files, generated once by ``pipelines/demo_data.py`` and cached.
+"""The benchmark's input files, generated once by ``pipelines/demo/exports.py`` and cached.
 
 Every file is deterministic (size + seed give the same bytes), so figures are reproducible on
 any machine. Files live in ``benchmarks/.cache/`` (gitignored) under a folder named after a hash
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import demo_data
+from pipelines.demo import exports as demo_data
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 # The MB52 snapshot date (also in its file name) and the day the counts were taken.

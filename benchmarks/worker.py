@@ -120,8 +120,8 @@ def wics_load(args: dict) -> dict:
     The refresh writes an MM60's change report and recomputes ``count_variance``; the two are
     timed apart by wrapping the functions ``pipelines.refresh`` calls.
     """
-    from pipelines import refresh
-    from pipelines.loads.runner import load_file
+    from pipelines.ingest import after_load as refresh
+    from pipelines.ingest.load import load_file
     from pipelines.settings import Settings
 
     settings = Settings(home=Path(args["home"]))
@@ -201,7 +201,7 @@ def _insert_counts(con, counts) -> int:
     """Count lines as the count-sheet load writes them (quantity evaluated, expression kept)."""
     import polars as pl
 
-    from pipelines.counting.expression import evaluate_quantity
+    from pipelines.sap.expression import evaluate_quantity
     from pipelines.sap.material import normalise_material
 
     rows = counts.select(
@@ -224,7 +224,7 @@ def _insert_counts(con, counts) -> int:
 
 
 def _insert_stock(con, stock, snapshot: date, load_id: int) -> int:
-    from pipelines.loads.stock_snapshot import COLUMNS
+    from pipelines.ingest.stock_snapshot import COLUMNS
 
     con.register("bench_stock", stock)
     con.execute(

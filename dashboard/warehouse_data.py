@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from pipelines.loads.runner import free_name
+from pipelines.ingest.load import free_name
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.loads.runner import LoadResult, load_file
-from pipelines.refresh import refresh_after_load
+from pipelines.ingest.after_load import refresh_after_load
+from pipelines.ingest.load import LoadResult, load_file
 from pipelines.settings import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def _ensure_dagster_home(settings: Settings) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Write realistic demo exports into drop/ and load them through the Dagster jobs."""
-    from pipelines.demo_data import write_demo_exports
+    from pipelines.demo.exports import write_demo_exports
     from pipelines.warehouse.db import query
 
     settings = get_settings()

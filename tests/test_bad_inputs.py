@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 from pipelines.warehouse.db import query
 
 from conftest import (

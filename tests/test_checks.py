@@ -7,9 +7,9 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from pipelines import quality
 from pipelines.defs.ingest import load_run_config
-from pipelines.loads.runner import load_file
+from pipelines.ingest import quality
+from pipelines.ingest.load import load_file
 from pipelines.sap.headers import ExportKind
 from pipelines.warehouse.db import warehouse
 

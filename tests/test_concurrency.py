@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 from pipelines.warehouse.db import WarehouseBusyError, query, warehouse
 
 from conftest import mm60_row

@@ -11,13 +11,13 @@ from test_counting_support import AT, MON, WED, add_material, add_stock
 
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
-from pipelines.counting.worksheets import (
+from pipelines.ingest.load import load_file
+from pipelines.reports.worksheets import (
     HEADER_ROW,
     worksheet_lines,
     write_variance_report,
     write_worksheets,
 )
-from pipelines.loads.runner import load_file
 from pipelines.sap.headers import ExportKind, match_header
 from pipelines.warehouse.db import fetch, query, warehouse
 

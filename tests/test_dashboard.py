@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 
 from conftest import REPO, mb52_row, mm60_row, write_text
 

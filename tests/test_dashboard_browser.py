@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 
 from browser import chromium_page, screenshot, streamlit_server, wait_for_script
 from conftest import mb52_row, mm60_row, write_text

@@ -13,7 +13,7 @@ import fastexcel
 import polars as pl
 import pytest
 
-from pipelines import demo_data as dd
+from pipelines.demo import exports as dd
 from pipelines.sap.headers import field_for_label
 
 COUNT_DAY = date(2026, 11, 3)

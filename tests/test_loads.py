@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
-from pipelines.loads.runner import date_from_file_name, load_file
+from pipelines.ingest.load import date_from_file_name, load_file
 from pipelines.warehouse.db import query
 
 from conftest import mb52_row, mm60_row
@@ -199,7 +199,7 @@ def test_load_log_records_every_file(wics_home, mm60_file):
 
 def test_a_failure_that_is_not_the_files_fault_leaves_the_file_to_retry(
         wics_home, mm60_file, monkeypatch):
-    import pipelines.loads.runner as runner
+    import pipelines.ingest.load as runner
 
     dropped = wics_home.drop_dir / "MM60_2026-11-01.xlsx"
     shutil.copy(mm60_file([mm60_row("1")]), dropped)
@@ -219,7 +219,7 @@ def test_a_failure_that_is_not_the_files_fault_leaves_the_file_to_retry(
 def test_change_report_lists_every_change_but_not_a_first_load(wics_home, mm60_file):
     import openpyxl
 
-    from pipelines.refresh import change_report_path, refresh_after_load
+    from pipelines.ingest.after_load import change_report_path, refresh_after_load
 
     first = load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
     refresh_after_load(first, wics_home)

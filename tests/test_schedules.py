@@ -6,7 +6,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 from pipelines.warehouse.backup import backup_warehouse
 
 from conftest import mm60_row

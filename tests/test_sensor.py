@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.defs.resources import WicsWarehouse
 from pipelines.defs.sensors import drop_folder_sensor
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 from pipelines.warehouse.db import query
 
 from conftest import COUNT_HEADER, mb52_row, mm60_row, write_text, write_xlsx

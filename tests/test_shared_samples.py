@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipelines.loads.runner import load_file
+from pipelines.ingest.load import load_file
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 

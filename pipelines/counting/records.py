@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.counting.expression import QuantityError, evaluate_quantity
+from pipelines.counting.after_counts import refresh_after_counts
 from pipelines.counting.frames import registered
-from pipelines.counting.refresh import refresh_after_counts
+from pipelines.sap.expression import QuantityError, evaluate_quantity
 from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch

@@ -10,9 +10,9 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from pipelines import quality
 from pipelines.counting.config import get_counting_config
 from pipelines.defs.resources import WicsWarehouse
+from pipelines.ingest import quality
 from pipelines.warehouse.db import warehouse
 
 

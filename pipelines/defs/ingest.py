@@ -1,6 +1,6 @@
 """Dagster assets for SAP exports and count sheets: one asset per warehouse table.
 
-Each ingest asset runs ``pipelines.loads.runner.load_file`` (the same code path as
+Each ingest asset runs ``pipelines.ingest.load.load_file`` (the same code path as
 ``wics load``) on the file named in its run config, so a load launched from the UI, the drop
 sensor or the command line behaves identically.
 """
@@ -16,9 +16,9 @@ from pydantic import Field
 
 from pipelines.defs.metadata import markdown_table
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.loads.runner import LoadResult, load_file
-from pipelines.refresh import change_report_path
-from pipelines.reports.material_changes import (
+from pipelines.ingest.after_load import change_report_path
+from pipelines.ingest.load import LoadResult, load_file
+from pipelines.reports.change_report import (
     change_counts,
     latest_mm60_load,
     material_changes,

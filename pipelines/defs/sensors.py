@@ -7,14 +7,14 @@ import dagster as dg
 
 from pipelines.defs.ingest import JOB_FOR_KIND, ingest_jobs, load_run_config
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.drop_folder import (
+from pipelines.ingest.drop_folder import (
     describe,
     drop_key,
     in_load_order,
     loaded_hashes,
     ready_files,
 )
-from pipelines.loads.runner import file_sha256, load_file
+from pipelines.ingest.load import file_sha256, load_file
 
 
 def sensor_interval_seconds() -> int:

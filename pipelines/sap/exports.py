@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.counting.expression import QuantityError, evaluate_quantity
+from pipelines.sap.expression import QuantityError, evaluate_quantity
 from pipelines.sap.formats import Grid, read_grid
 from pipelines.sap.headers import STOCK_FIELDS, ExportKind
 from pipelines.sap.material import clean_text, normalise_material, normalise_plant

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.reports.xlsx import write_workbook
 from pipelines.warehouse.db import fetch
-from pipelines.xlsx import write_workbook
 
 
 def latest_mm60_load(con: duckdb.DuckDBPyConnection) -> int | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.counting.reconcile import reconcile
-from pipelines.loads.runner import LoadResult
-from pipelines.reports.material_changes import material_changes, write_change_report
+from pipelines.ingest.load import LoadResult
+from pipelines.reports.change_report import material_changes, write_change_report
 from pipelines.settings import Settings
 from pipelines.warehouse.db import warehouse
 

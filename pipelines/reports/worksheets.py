@@ -29,8 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
 from pipelines.counting.config import CountingConfig, get_counting_config
 from pipelines.counting.reconcile import sap_quantities
-from pipelines.warehouse.db import fetch
-from pipelines.xlsx import (
+from pipelines.reports.xlsx import (
     BOLD,
     FLAG_FILL,
     GRID,
@@ -39,6 +38,7 @@ from pipelines.xlsx import (
     safe_sheet_title,
     set_widths,
 )
+from pipelines.warehouse.db import fetch
 
 # Labels the count-sheet loader reads (HEADER_SYNONYMS) plus a few it ignores.
 WORKSHEET_COLUMNS: tuple[tuple[str, str, float], ...] = (

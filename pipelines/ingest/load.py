@@ -20,14 +20,14 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.loads.count_sheet import (
+from pipelines.ingest.count_sheet import (
     load_count_sheet,
     missing_date_problems,
     rows_to_count,
     unknown_material_problems,
 )
-from pipelines.loads.material_master import load_material_master
-from pipelines.loads.stock_snapshot import duplicate_stock_lines, load_stock_snapshot
+from pipelines.ingest.material_master import load_material_master
+from pipelines.ingest.stock_snapshot import duplicate_stock_lines, load_stock_snapshot
 from pipelines.sap.exports import PROBLEM_SCHEMA, ParsedExport, parse_export
 from pipelines.sap.formats import UnreadableFile
 from pipelines.sap.headers import ExportKind

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pipelines.loads.runner import date_from_file_name, file_sha256
+from pipelines.ingest.load import date_from_file_name, file_sha256
 from pipelines.sap.formats import UnreadableFile, identify
 from pipelines.sap.headers import ExportKind
 from pipelines.settings import Settings
