@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from pipelines.ingest.load import free_name
+from pipelines.ingest.names import free_name, safe_upload_name
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 
@@ -72,7 +72,7 @@ def save_to_drop_folder(name: str, data: bytes) -> Path:
     sensor never sees half a file; an existing name gets a numbered one."""
     settings = get_settings()
     settings.ensure_dirs()
-    target = free_name(settings.drop_dir, Path(name).name.strip() or "upload")
+    target = free_name(settings.drop_dir, safe_upload_name(name))
     partial = target.with_name(target.name + ".part")
     partial.write_bytes(data)
     partial.rename(target)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.ingest.after_load import refresh_after_load
+from pipelines.ingest.after_load import Refreshed, after_load, refresh_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.settings import Settings, get_settings
 
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=False, highlight=False)
 
 
-def _print_result(result: LoadResult, refreshed: list[str]) -> None:
+def _print_result(result: LoadResult, refreshed: list[str], reported: str | None) -> None:
     summary = result.summary
     colour = {"loaded": "green", "duplicate": "yellow"}.get(result.status, "red")
     console.print(f"[bold {colour}]{result.status.upper()}[/] {result.file_name} "
@@ -61,6 +61,11 @@ def _print_result(result: LoadResult, refreshed: list[str]) -> None:
         rows.append(("time", f"parse {result.parse_seconds:.2f} s, "
                              f"database {result.db_seconds:.2f} s"))
     rows += [("refreshed", name) for name in refreshed]
+    if result.forced:
+        rows.append(("forced", "yes: loaded knowingly despite " + (
+            "; ".join(summary.get("forced_past", [])) or "having been loaded before")))
+    if reported:
+        rows.append(("dagster", reported))
     if result.moved_to:
         rows.append(("file now at", str(result.moved_to)))
     for name, value in rows:
@@ -68,10 +73,29 @@ def _print_result(result: LoadResult, refreshed: list[str]) -> None:
     console.print(table)
     if result.error:
         console.print(f"[{colour}]{result.error}[/]")
+    if result.status == "rejected" and result.forceable:
+        console.print(f"If the file is right, load it anyway: wics load --force "
+                      f"\"{result.moved_to}\"")
+
+
+def _report_to_dagster(result: LoadResult, refreshed: Refreshed | None,
+                       settings: Settings) -> str:
+    """Record the load in the Dagster instance, as a run's load would be; never fails a load."""
+    try:
+        import dagster as dg
+
+        from pipelines.defs.load_report import report_load
+
+        with dg.DagsterInstance.get() as instance:
+            count = report_load(instance, result, refreshed, settings)
+        return f"{count} materializations recorded in {os.environ['DAGSTER_HOME']}"
+    except Exception as error:  # noqa: BLE001 - the warehouse is right; say what is missing
+        return f"not recorded ({type(error).__name__}: {error})"
 
 
 def load_command(args: argparse.Namespace) -> int:
     settings = get_settings()
+    _ensure_dagster_home(settings)
     path = Path(args.path)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
@@ -82,14 +106,20 @@ def load_command(args: argparse.Namespace) -> int:
             bar.update(task, description=f"{phase} {path.name}", completed=done,
                        total=total or None, rows=f"{done:,}/{total:,} rows" if total else "")
 
+        # Refreshes left unfinished by a load that crashed come first (idempotent).
+        leftovers = refresh_pending(settings)
         try:
             result = load_file(path, as_of=args.as_of, settings=settings, progress=progress,
                                force=args.force)
         except FileNotFoundError as error:
             console.print(f"[red]{error}[/]")
             return 2
-        refreshed = refresh_after_load(result, settings) if result.status == "loaded" else []
-    _print_result(result, refreshed)
+        bar.update(task, description=f"refreshing after {path.name}")
+        refreshed = after_load(result.load_id, settings) if result.status == "loaded" else None
+        reported = _report_to_dagster(result, refreshed, settings)
+    lines = [f"load {r.load_id} (left unfinished): {line}" for r in leftovers
+             for line in r.lines()]
+    _print_result(result, lines + (refreshed.lines() if refreshed else []), reported)
     return 0 if result.ok else 1
 
 
@@ -126,7 +156,7 @@ def demo_command(args: argparse.Namespace) -> int:
     files = write_demo_exports(settings.drop_dir, materials=args.materials,
                                stock_rows=args.materials * 3,
                                start=date.today() - timedelta(days=1))
-    from pipelines.defs.launch import load_through_dagster
+    from pipelines.defs.launch import load_through_dagster, plan_counts_through_dagster
 
     failed = 0
     for path in files:
@@ -135,6 +165,12 @@ def demo_command(args: argparse.Namespace) -> int:
         console.print(f"[{colour}]{'loaded' if result.success else 'FAILED'}[/] {path.name} "
                       f"(Dagster run {result.run_id[:8]})")
         failed += not result.success
+    # The cycle-count plan, as the 05:00 weekday schedule makes it, so the demo has one now.
+    plan = plan_counts_through_dagster()
+    colour = "green" if plan.success else "red"
+    console.print(f"[{colour}]{'planned' if plan.success else 'FAILED'}[/] the count schedule "
+                  f"(Dagster run {plan.run_id[:8]})")
+    failed += not plan.success
     return 1 if failed else 0
 
 
@@ -145,8 +181,9 @@ def up_command(args: argparse.Namespace) -> int:
     env = {**os.environ, "WICS_HOME": str(settings.home)}
     bin_dir = Path(sys.executable).parent
     commands = [
-        [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-         "-h", args.host, "-p", str(args.dagster_port)],
+        # Warnings and errors only: the daemon's info lines include one per sensor tick.
+        [str(bin_dir / "dg"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+         "-h", args.host, "-p", str(args.dagster_port), "--log-level", args.log_level],
         [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
          "--server.port", str(args.dashboard_port), "--server.address", args.host,
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -185,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--as-of", type=date.fromisoformat, default=None,
                       help="snapshot date YYYY-MM-DD (default: from the file name, else mtime)")
     load.add_argument("--force", action="store_true",
-                      help="load even if the same bytes were loaded before")
+                      help="load knowingly a file refused only as suspiciously small or as an "
+                      "older MM60 (or the same bytes again); load_log records it as forced")
     load.set_defaults(handler=load_command)
 
     demo = commands.add_parser("demo", help="write demo SAP exports and load them via Dagster")
@@ -199,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                            "3000")))
     up.add_argument("--dashboard-port", type=int,
                     default=int(os.environ.get("WICS_DASHBOARD_PORT", "8501")))
+    up.add_argument("--log-level", default=os.environ.get("WICS_DAGSTER_LOG_LEVEL", "warning"),
+                    choices=["critical", "error", "warning", "info", "debug"],
+                    help="Dagster's terminal log level (default warning: no line per tick)")
     up.set_defaults(handler=up_command)
 
     args = parser.parse_args(argv)

@@ -27,6 +27,12 @@ class Settings:
     max_compression_ratio: float = 200.0
     # Time zone of the schedules and freshness deadlines (IANA name).
     timezone: str = "UTC"
+    # Longest text field a file may hold (a description is at most a few hundred characters).
+    max_field_chars: int = 131_072
+    # A suspiciously small export: a plant's rows more than this % below its previous load,
+    # and at least min_drop_rows fewer, refuse the file unless forced.
+    max_row_drop_pct: float = 50.0
+    min_drop_rows: int = 10
 
     @property
     def drop_dir(self) -> Path:
@@ -73,4 +79,7 @@ def get_settings() -> Settings:
         max_inflated_mb=_env_float("WICS_MAX_INFLATED_MB", 4096.0),
         max_compression_ratio=_env_float("WICS_MAX_COMPRESSION_RATIO", 200.0),
         timezone=os.environ.get("WICS_TIMEZONE", "UTC"),
+        max_field_chars=int(_env_float("WICS_MAX_FIELD_CHARS", 131_072)),
+        max_row_drop_pct=_env_float("WICS_MAX_ROW_DROP_PCT", 50.0),
+        min_drop_rows=int(_env_float("WICS_MIN_DROP_ROWS", 10)),
     )

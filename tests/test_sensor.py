@@ -24,8 +24,9 @@ def age(path, seconds: float = 60) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def tick(cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(cursor=cursor, resources={"wics": WicsWarehouse()})
+def tick(cursor: str | None = None, instance: dg.DagsterInstance | None = None) -> dg.SensorResult:
+    context = dg.build_sensor_context(cursor=cursor, resources={"wics": WicsWarehouse()},
+                                      instance=instance or dg.DagsterInstance.ephemeral())
     return drop_folder_sensor(context)
 
 
@@ -65,7 +66,7 @@ def test_cursor_survives_ticks_and_a_changed_file_runs_again(wics_home, drop, mm
     first = tick()
     assert len(first.run_requests) == 1
     cursor = json.loads(first.cursor)
-    assert cursor == {"launched": {path.name: first.run_requests[0].run_key}}
+    assert cursor == {"launched": {path.name: first.run_requests[0].run_key}, "attempts": {}}
     again = tick(first.cursor)  # a restarted daemon reads the same cursor
     assert again.run_requests == []
     changed = mm60_file([mm60_row("1"), mm60_row("2")], name="other.xlsx")

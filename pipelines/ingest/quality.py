@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from pipelines.counting.calendar import first_working_day_from, previous_working_day
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch
 
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -110,7 +111,8 @@ def counts_of_unknown_materials(con: duckdb.DuckDBPyConnection) -> Outcome:
 
 
 def max_row_drop_pct() -> float:
-    return float(os.environ.get("WICS_MAX_ROW_DROP_PCT", "20"))
+    """The same limit as the load's size gate (``Settings.max_row_drop_pct``)."""
+    return get_settings().max_row_drop_pct
 
 
 def row_count_drop(con: duckdb.DuckDBPyConnection, kind: str,
