@@ -106,10 +106,12 @@ def main() -> int:
             started = time.monotonic()
             staging.rename(home / "drop" / name)
             ok = _wait(lambda n=name: _settled(home / "wics.duckdb", n), 600)
+            reconciled = time.monotonic() - started
             _wait(lambda: all(r.is_finished for r in instance.get_runs()), 300)
-            seconds = time.monotonic() - started
-            print(f"{name}: {'%.1f s' % seconds if ok else 'NOT LOADED after %.0f s' % seconds}",
-                  flush=True)
+            finished = time.monotonic() - started
+            print(f"{name}: " + (f"reconciled after {reconciled:.1f} s, run finished after "
+                                 f"{finished:.1f} s" if ok else
+                                 f"NOT LOADED after {reconciled:.0f} s"), flush=True)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:

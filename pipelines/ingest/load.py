@@ -324,6 +324,12 @@ def read_file(path: Path, name: str, as_of: date | None,
     try:
         parsed = parse_export(path, settings)
         problems.append(parsed.problems)
+        if parsed.rows.is_empty() and parsed.kind is not ExportKind.COUNT_SHEET:
+            # An empty MB52 would replace its day's snapshot with nothing; an empty MM60
+            # would deactivate nothing and say it loaded. Either is a failed export.
+            problems.append(gates.file_problem(
+                f"a {parsed.kind.value.upper()} header on row {parsed.header_row} but no data "
+                "rows below it: an empty export"))
         if parsed.kind is ExportKind.MB52:
             problems.append(duplicate_stock_lines(parsed.rows))
     except UnreadableFile as error:

@@ -305,6 +305,11 @@ def _quoted_rows(body: str, separator: str, first_line: int,
                         f'line {line + 1}: a quote (") is opened and never closed; the '
                         "rest of the file would be read as one field, so nothing was loaded",
                         row=line + 1) from error
+                if at > line + 1:  # the record began on an earlier line: its quote is open
+                    raise UnreadableFile(
+                        f'line {line + 1}: a quote (") opened on this line is not closed on '
+                        f"it (unbalanced quote; a field may not span lines), so nothing was "
+                        "loaded", row=line + 1) from error
                 raise UnreadableFile(f"line {at}: malformed quoting ({reason})", row=at) from error
             if reader.line_num - (line - first_line) > 1:
                 raise UnreadableFile(
