@@ -7,6 +7,9 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipelines.access import User
+from pipelines.ingest.after_load import after_load
+from pipelines.ingest.load import force_load
 from pipelines.ingest.names import free_name, safe_upload_name
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
@@ -33,8 +36,10 @@ def warehouse_totals() -> dict[str, object]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def recent_loads(limit: int = 200) -> pl.DataFrame:
     return query(
-        """SELECT load_id, file_name, kind, status, snapshot_date, rows_read, rows_loaded,
-                  started_at, finished_at, error
+        """SELECT load_id, file_name, kind, status, forced, snapshot_date, rows_read,
+                  rows_loaded, started_at, finished_at, error,
+                  coalesce(CAST(json_extract(summary, '$.forceable') AS BOOLEAN), FALSE)
+                      AS forceable
            FROM load_log ORDER BY load_id DESC LIMIT ?""",
         [limit],
     )
@@ -77,3 +82,19 @@ def save_to_drop_folder(name: str, data: bytes) -> Path:
     partial.write_bytes(data)
     partial.rename(target)
     return target
+
+
+def load_anyway(load_id: int, user: User) -> str:
+    """A manager's "load anyway" of a file refused as suspiciously small or as an older MM60:
+    the same load, after_load and Dagster record as ``wics load --force``; a line to show."""
+    from pipelines.defs.load_report import report_to_dagster
+
+    settings = get_settings()
+    result = force_load(load_id, user=user, settings=settings)
+    refreshed = after_load(result.load_id, settings) if result.status == "loaded" else None
+    report_to_dagster(result, refreshed, settings)
+    st.cache_data.clear()
+    if result.status != "loaded":
+        return f"{result.file_name} was not loaded: {result.error}"
+    return (f"{result.file_name} loaded anyway (load {result.load_id}, "
+            f"{result.rows_loaded:,} rows), recorded as forced by {user.name}")

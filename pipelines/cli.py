@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.ingest.after_load import Refreshed, after_load, refresh_pending
+from pipelines.ingest.after_load import after_load, refresh_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.settings import Settings, get_settings
 
@@ -78,21 +78,6 @@ def _print_result(result: LoadResult, refreshed: list[str], reported: str | None
                       f"\"{result.moved_to}\"")
 
 
-def _report_to_dagster(result: LoadResult, refreshed: Refreshed | None,
-                       settings: Settings) -> str:
-    """Record the load in the Dagster instance, as a run's load would be; never fails a load."""
-    try:
-        import dagster as dg
-
-        from pipelines.defs.load_report import report_load
-
-        with dg.DagsterInstance.get() as instance:
-            count = report_load(instance, result, refreshed, settings)
-        return f"{count} materializations recorded in {os.environ['DAGSTER_HOME']}"
-    except Exception as error:  # noqa: BLE001 - the warehouse is right; say what is missing
-        return f"not recorded ({type(error).__name__}: {error})"
-
-
 def load_command(args: argparse.Namespace) -> int:
     settings = get_settings()
     _ensure_dagster_home(settings)
@@ -116,7 +101,9 @@ def load_command(args: argparse.Namespace) -> int:
             return 2
         bar.update(task, description=f"refreshing after {path.name}")
         refreshed = after_load(result.load_id, settings) if result.status == "loaded" else None
-        reported = _report_to_dagster(result, refreshed, settings)
+        from pipelines.defs.load_report import report_to_dagster
+
+        reported = report_to_dagster(result, refreshed, settings)
     lines = [f"load {r.load_id} (left unfinished): {line}" for r in leftovers
              for line in r.lines()]
     _print_result(result, lines + (refreshed.lines() if refreshed else []), reported)

@@ -419,3 +419,45 @@ def test_11_a_load_run_is_green_exactly_when_its_file_loaded(stocked, tmp_path):
         run_config=load_run_config(ExportKind.MB52, partial), instance=instance,
         raise_on_error=False)
     assert not run.success
+
+
+# 1 and 2 on the dashboard: a manager's "load anyway" --------------------------------------
+
+def test_1_load_anyway_is_a_managers_button_checked_in_the_domain(stocked, tmp_path):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.access import AccessDenied, Role, User
+    from pipelines.ingest.load import force_load
+
+    st.cache_data.clear()
+    partial = write_xlsx(stocked.drop_dir / "MB52_2026-12-01.xlsx",
+                         [MB52_HEADER, *[mb52_row(str(m)) for m in range(1, 41)]])
+    refused = load_file(partial)
+    assert refused.status == "rejected"
+    before = table_fingerprint(stocked)
+    with pytest.raises(AccessDenied):
+        force_load(refused.load_id, user=User("cora", Role.COUNTER))
+    assert table_fingerprint(stocked) == before
+
+    def page(user: User) -> AppTest:
+        app = AppTest.from_file(str(REPO / "dashboard" / "streamlit_app.py"), default_timeout=60)
+        app.session_state["wics_user"] = user
+        app.run()
+        app.switch_page("app_pages/loads.py")
+        app.run()
+        assert not app.exception, app.exception
+        return app
+
+    assert not [b for b in page(User("cora", Role.COUNTER)).button if b.label == "Load anyway"]
+    app = page(User("mia", Role.MANAGER))
+    [button] = [b for b in app.button if b.label == "Load anyway"]
+    button.click().run()
+    assert not app.exception, app.exception
+    assert "loaded anyway" in app.success[0].value and "forced by mia" in app.success[0].value
+    log = query("SELECT status, forced, refresh_state, summary FROM load_log "
+                "ORDER BY load_id DESC LIMIT 1", path=stocked.database).row(0)
+    assert log[:3] == ("loaded", True, "done")
+    assert json.loads(log[3])["forced_by"] == "mia"
+    assert query("SELECT count(*) FROM sap_stock WHERE snapshot_date = '2026-12-01'",
+                 path=stocked.database).item() == 40

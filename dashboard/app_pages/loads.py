@@ -3,8 +3,12 @@ material-list update changed."""
 
 import polars as pl
 import streamlit as st
+from auth import current_user
+
+from pipelines.access import Action
 
 from warehouse_data import (
+    load_anyway,
     material_changes_of_load,
     recent_loads,
     running_loads,
@@ -66,11 +70,18 @@ st.dataframe(
 )
 
 rejected = loads.filter(pl.col("status") == "rejected")
+may_force = (user := current_user()) is not None and user.may(Action.FORCE_LOADS)
 if not rejected.is_empty():
     st.subheader("Rejected files")
-    for file_name, error in rejected.select("file_name", "error").iter_rows():
+    for load_id, file_name, error, forceable in rejected.select(
+            "load_id", "file_name", "error", "forceable").iter_rows():
         with st.expander(file_name, icon=":material/block:"):
             st.code(error or "", language=None)
+            # Only a suspicious size or an older MM60 may be overridden, and only by a manager.
+            if forceable and may_force and st.button(
+                    "Load anyway", key=f"force_{load_id}", icon=":material/warning:",
+                    help="Load this file knowingly; the load log records it as forced."):
+                st.success(load_anyway(load_id, user))
 
 mm60 = loads.filter((pl.col("kind") == "mm60") & (pl.col("status") == "loaded"))
 if not mm60.is_empty():

@@ -145,3 +145,19 @@ def report_load(instance: dg.DagsterInstance, result: LoadResult, refreshed: Ref
     for event in events:
         instance.report_runless_asset_event(event)
     return len(events)
+
+
+def report_to_dagster(result: LoadResult, refreshed: Refreshed | None,
+                      settings: Settings) -> str:
+    """Record a load made outside a run (``wics load``, the dashboard's "load anyway") in the
+    instance at DAGSTER_HOME (default WICS_HOME/dagster); never fails the load, says what
+    happened."""
+    import os
+
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    try:
+        with dg.DagsterInstance.get() as instance:
+            count = report_load(instance, result, refreshed, settings)
+        return f"{count} materializations recorded in {os.environ['DAGSTER_HOME']}"
+    except Exception as error:  # noqa: BLE001 - the warehouse is right; say what is missing
+        return f"not recorded ({type(error).__name__}: {error})"

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.access import Action, User, require
 from pipelines.ingest import gates
 from pipelines.ingest.count_sheet import load_count_sheet, rows_to_count
 from pipelines.ingest.material_master import load_material_master
@@ -44,7 +45,8 @@ from pipelines.settings import Settings, get_settings
 from pipelines.warehouse.db import fetch, warehouse
 
 # Re-exported: callers know these names from here.
-__all__ = ["LoadResult", "date_from_file_name", "file_sha256", "free_name", "load_file"]
+__all__ = ["LoadResult", "date_from_file_name", "file_sha256", "force_load", "free_name",
+           "load_file"]
 
 ProgressCallback = Callable[[str, int, int], None]
 ERROR_LINES_IN_LOG = 20
@@ -345,10 +347,12 @@ def load_file(
     run_id: str | None = None,
     progress: ProgressCallback | None = None,
     force: bool = False,
+    forced_by: str | None = None,
 ) -> LoadResult:
     """Load one export or count sheet; never raises for a bad file (the result says rejected).
 
-    ``force`` loads a file refused only for its size or age (and the same bytes again).
+    ``force`` loads a file refused only for its size or age (and the same bytes again);
+    ``forced_by`` names who decided that (the summary keeps it).
     """
     settings = settings or get_settings()
     settings.ensure_dirs()
@@ -363,7 +367,7 @@ def load_file(
     try:
         if not earlier.is_empty() and not force:
             return _duplicate(settings, result, path, earlier.row(0, named=True))
-        return _load(settings, result, path, as_of, progress)
+        return _load(settings, result, path, as_of, progress, forced_by)
     except Exception as error:
         # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the file
         # stays where it is so the load can be retried, and the log says what happened.
@@ -385,7 +389,7 @@ def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) 
 
 
 def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
-          progress: ProgressCallback | None) -> LoadResult:
+          progress: ProgressCallback | None, forced_by: str | None = None) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
     t0 = time.perf_counter()
@@ -397,6 +401,8 @@ def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None
                           "header_row": parsed.header_row,
                           "number_format": parsed.number_format.value,
                           "skipped_rows": parsed.skipped}
+    if forced_by:
+        result.summary["forced_by"] = forced_by
     if not problems.is_empty() or parsed is None:
         return _reject(settings, result, path, parsed,
                        gates.GateResult(problems, gates.no_problems()))
@@ -453,5 +459,35 @@ def _reject(settings: Settings, result: LoadResult, path: Path, parsed: ParsedEx
     result.error = "\n".join(format_problems(problems, ERROR_LINES_IN_LOG))
     result.summary["problems"] = problems.height
     result.summary["forceable"] = result.forceable
+    result.summary["rejected_file"] = str(target)
     _finish(settings, result)
     return result
+
+
+class NotForceable(ValueError):
+    """The load asked to be forced was not refused for its size or age alone."""
+
+
+def force_load(load_id: int, *, user: User, settings: Settings | None = None) -> LoadResult:
+    """Load anyway the file of a refusal that only a manager may override (a suspiciously
+    small export, an older MM60): the dashboard's "load anyway". ``load_log`` records it as
+    forced. The caller runs ``after_load`` (and reports to Dagster) as for any load."""
+    require(user, Action.FORCE_LOADS)
+    settings = settings or get_settings()
+    rows = fetch_log(settings, load_id)
+    if rows is None or rows["status"] != "rejected":
+        raise NotForceable(f"load {load_id} is not a refused file")
+    summary = json.loads(rows["summary"] or "{}")
+    path = Path(summary.get("rejected_file", ""))
+    if not summary.get("forceable"):
+        raise NotForceable(f"{rows['file_name']} has problems no one may override; fix the "
+                           "file and drop it again")
+    if not path.is_file():
+        raise NotForceable(f"{path} is no longer there")
+    return load_file(path, settings=settings, force=True, forced_by=user.name)
+
+
+def fetch_log(settings: Settings, load_id: int) -> dict[str, Any] | None:
+    with warehouse(settings.database, read_only=True) as con:
+        rows = fetch(con, "SELECT * FROM load_log WHERE load_id = ?", [load_id])
+    return rows.row(0, named=True) if rows.height else None
