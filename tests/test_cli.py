@@ -79,7 +79,12 @@ def test_wics_demo_loads_demo_exports_through_dagster(wics_home):
     assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mb52", "loaded"),
                         ("count_sheet", "loaded")]
     runs = dg.DagsterInstance.from_config(str(wics_home.dagster_home)).get_runs()
-    assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet"}
+    assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet",
+                                          "counting_refresh"}
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    # the demo has a cycle-count plan at once, not only after the 05:00 schedule
+    assert "planned the count schedule" in done.stdout
+    assert query("SELECT count(*) FROM count_schedule WHERE reason = 'cycle'",
+                 path=wics_home.database).item() > 0
     again = wics("demo", home=wics_home.home)
     assert again.returncode == 0 and "already loaded" in again.stdout
