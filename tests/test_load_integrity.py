@@ -461,3 +461,23 @@ def test_1_load_anyway_is_a_managers_button_checked_in_the_domain(stocked, tmp_p
     assert json.loads(log[3])["forced_by"] == "mia"
     assert query("SELECT count(*) FROM sap_stock WHERE snapshot_date = '2026-12-01'",
                  path=stocked.database).item() == 40
+
+
+def test_an_older_warehouse_file_gains_the_new_load_log_columns(wics_home, tmp_path):
+    import duckdb
+
+    con = duckdb.connect(str(wics_home.database))
+    con.execute("CREATE SEQUENCE load_id START 1")
+    con.execute("""CREATE TABLE load_log (load_id BIGINT PRIMARY KEY, file_name VARCHAR NOT NULL,
+                   sha256 VARCHAR, kind VARCHAR, snapshot_date DATE, rows_read BIGINT,
+                   rows_loaded BIGINT, status VARCHAR NOT NULL, error VARCHAR, summary JSON,
+                   progress_phase VARCHAR, progress_done BIGINT, progress_total BIGINT,
+                   started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, run_id VARCHAR)""")
+    con.execute("INSERT INTO load_log (load_id, file_name, status, started_at) "
+                "VALUES (nextval('load_id'), 'old.xlsx', 'loaded', now())")
+    con.close()
+    result = load_file(write_xlsx(tmp_path / "MM60_2026-11-01.xlsx", [MM60_HEADER, mm60_row("1")]))
+    assert result.status == "loaded"
+    rows = query("SELECT file_name, forced, refresh_state FROM load_log ORDER BY load_id",
+                 path=wics_home.database).rows()
+    assert rows == [("old.xlsx", False, None), ("MM60_2026-11-01.xlsx", False, "pending")]

@@ -160,9 +160,40 @@ TABLES: dict[str, str] = {
 SEQUENCES = ("load_id", "count_schedule_id", "physical_count_id")
 
 
+# Columns added to existing tables after their first release: a warehouse file made before
+# gains them in place (a versioned migration step once pipelines/warehouse/migrations.py
+# exists). DuckDB's ADD COLUMN takes a default but no constraint.
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "load_log": (
+        ("forced", "BOOLEAN DEFAULT FALSE"),
+        ("pid", "BIGINT"),
+        ("host", "VARCHAR"),
+        ("boot_id", "VARCHAR"),
+        ("start_ticks", "BIGINT"),
+        ("refresh_state", "VARCHAR"),
+        ("refreshed_at", "TIMESTAMP"),
+        ("refresh_error", "VARCHAR"),
+    ),
+}
+
+
+def add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Add ADDED_COLUMNS that an older warehouse file lacks (reads only when none is missing)."""
+    added = []
+    for table, columns in ADDED_COLUMNS.items():
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}
+        for name, sql_type in columns:
+            if name not in present:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+                added.append(f"{table}.{name}")
+    return added
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table, sequence and index that does not exist yet."""
     for name in SEQUENCES:
         con.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START 1")
     for ddl in TABLES.values():
         con.execute(ddl)
+    add_missing_columns(con)
