@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from pipelines.access import User
-from pipelines.ingest.after_load import after_load
+from pipelines.ingest.after_load import after_load_or_pending
 from pipelines.ingest.load import force_load
 from pipelines.ingest.names import free_name, safe_upload_name
 from pipelines.settings import get_settings
@@ -91,7 +91,8 @@ def load_anyway(load_id: int, user: User) -> str:
 
     settings = get_settings()
     result = force_load(load_id, user=user, settings=settings)
-    refreshed = after_load(result.load_id, settings) if result.status == "loaded" else None
+    refreshed = (after_load_or_pending(result.load_id, settings) if result.status == "loaded"
+                 else None)
     report_to_dagster(result, refreshed, settings)
     st.cache_data.clear()
     if result.status != "loaded":

@@ -83,7 +83,8 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     ),
     "older_mm60_by_mtime": (
         lambda d: _dated(write_xlsx(d / "materials.xlsx",
-                                    [MM60_HEADER, *[mm60_row(m) for m in MATERIALS]]),
+                                    [MM60_HEADER, *[mm60_row(m, "1000", "OLD TEXT")
+                                                    for m in MATERIALS]]),
                          datetime(2026, 10, 1)),
         ["this MM60 is dated 2026-10-01"],
     ),

@@ -109,7 +109,7 @@ def test_2_an_older_mm60_is_refused_and_freshness_stays_right(stocked, tmp_path)
 def test_2_the_date_of_an_mm60_without_one_in_its_name_is_its_modification_date(stocked,
                                                                                    tmp_path):
     old = write_xlsx(tmp_path / "materials.xlsx",
-                     [MM60_HEADER, *[mm60_row(str(m)) for m in range(1, 101)]])
+                     [MM60_HEADER, *[mm60_row(str(m), "1000", "OLD TEXT") for m in range(1, 101)]])
     stamp = datetime(2026, 10, 1).timestamp()
     os.utime(old, (stamp, stamp))
     _refused(stocked, load_file(old), "this MM60 is dated 2026-10-01")
@@ -481,3 +481,24 @@ def test_an_older_warehouse_file_gains_the_new_load_log_columns(wics_home, tmp_p
     rows = query("SELECT file_name, forced, refresh_state FROM load_log ORDER BY load_id",
                  path=wics_home.database).rows()
     assert rows == [("old.xlsx", False, None), ("MM60_2026-11-01.xlsx", False, "pending")]
+
+
+def test_9_a_failed_refresh_stays_pending_and_is_retried(stocked, tmp_path, monkeypatch):
+    from pipelines.ingest import after_load as module
+
+    result = load_file(write_xlsx(tmp_path / "MB52_2026-11-30.xlsx",
+                                  [MB52_HEADER, *[mb52_row(str(m), unrestricted=7)
+                                                  for m in range(1, 101)]]))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(module, "reconcile", broken)
+    assert module.after_load_or_pending(result.load_id, stocked) is None
+    log = _log(stocked, result.load_id)
+    assert log["refresh_state"] == "pending" and "disk full" in log["refresh_error"]
+    monkeypatch.undo()
+    assert pending_refreshes(stocked) == [result.load_id]  # its process lives, it failed
+    assert [r.load_id for r in refresh_pending(stocked)] == [result.load_id]
+    log = _log(stocked, result.load_id)
+    assert log["refresh_state"] == "done" and log["refresh_error"] is None

@@ -20,7 +20,7 @@ from pipelines.defs.load_report import (
     report_load,
 )
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.ingest.after_load import after_load
+from pipelines.ingest.after_load import after_load_or_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.sap.headers import ExportKind
 from pipelines.settings import get_settings
@@ -61,8 +61,11 @@ def _run_load(
         force=config.force,
     )
     if result.status == "loaded":
-        refreshed = after_load(result.load_id, settings)
-        for line in refreshed.lines():
+        refreshed = after_load_or_pending(result.load_id, settings)
+        if refreshed is None:
+            context.log.warning(f"{result.file_name} loaded, but its refresh failed (see "
+                                "load_log.refresh_error); the next sensor tick retries it")
+        for line in refreshed.lines() if refreshed else []:
             context.log.info(f"refreshed {line}")
         report_load(context.instance, result, refreshed, settings, include_load_asset=False)
     else:

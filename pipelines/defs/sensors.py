@@ -13,7 +13,7 @@ import dagster as dg
 from pipelines.defs.ingest import JOB_FOR_KIND, ingest_jobs, load_run_config
 from pipelines.defs.load_report import report_load
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.ingest.after_load import after_load, pending_refreshes, record_refresh_error
+from pipelines.ingest.after_load import after_load_or_pending, pending_refreshes
 from pipelines.ingest.drop_folder import (
     describe,
     drop_key,
@@ -24,7 +24,7 @@ from pipelines.ingest.drop_folder import (
 from pipelines.ingest.load import file_sha256, load_file
 from pipelines.ingest.recovery import dead_running_loads, mark_interrupted
 from pipelines.settings import Settings
-from pipelines.warehouse.db import query, warehouse
+from pipelines.warehouse.db import WarehouseBusyError, query, warehouse
 
 DROP_KEY_TAG = "wics/drop_key"
 # A drop whose run failed without settling the file (a crash, a lock timeout) is launched
@@ -43,21 +43,25 @@ def _recover(context: dg.SensorEvaluationContext, settings: Settings) -> None:
     """Mark loads of dead processes failed; finish refreshes that a dead process left."""
     if not settings.database.exists():
         return
-    with warehouse(settings.database, read_only=True) as con:
-        dead = dead_running_loads(con)
+    try:
+        # A short wait only: while a load holds the file, this is for a later tick.
+        with warehouse(settings.database, read_only=True, timeout_s=2) as con:
+            dead = dead_running_loads(con)
+            pending = pending_refreshes(settings, con)
+    except WarehouseBusyError:
+        return
     if dead:
         with warehouse(settings.database) as con:
             marked = mark_interrupted(con)
         context.log.warning(f"loads {marked} were interrupted (their process died); "
                             "their files load again")
-    for load_id in pending_refreshes(settings):
-        try:
-            refreshed = after_load(load_id, settings)
-        except Exception as error:  # noqa: BLE001 - recorded; the next tick tries again
-            record_refresh_error(settings, load_id, error)
-            context.log.warning(f"refresh of load {load_id} failed: {error}")
-            continue
-        context.log.info(f"refreshed load {load_id} left pending: {refreshed.lines()}")
+    for load_id in pending:
+        refreshed = after_load_or_pending(load_id, settings)
+        if refreshed is None:
+            context.log.warning(f"refresh of load {load_id} failed again (load_log."
+                                "refresh_error); the next tick tries again")
+        else:
+            context.log.info(f"refreshed load {load_id} left pending: {refreshed.lines()}")
 
 
 def _run_of(context: dg.SensorEvaluationContext, key: str) -> dg.DagsterRun | None:

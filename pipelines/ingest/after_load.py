@@ -15,6 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from pipelines.counting.accuracy import accuracy_totals
 from pipelines.counting.config import get_counting_config
 from pipelines.counting.reconcile import ReconcileResult, reconcile
@@ -103,17 +105,31 @@ def record_refresh_error(settings: Settings, load_id: int, error: BaseException)
                     [f"{type(error).__name__}: {error}", load_id])
 
 
-def pending_refreshes(settings: Settings) -> list[int]:
-    """Loaded files whose refresh did not finish and whose loading process is gone."""
-    rows = query("""SELECT load_id, pid, host, boot_id, start_ticks FROM load_log
-                    WHERE status = 'loaded' AND refresh_state = 'pending'
-                    ORDER BY load_id""", path=settings.database)
-    return [row["load_id"] for row in rows.iter_rows(named=True) if dead_owner(row)]
+def pending_refreshes(settings: Settings,
+                      con: duckdb.DuckDBPyConnection | None = None) -> list[int]:
+    """Loaded files whose refresh did not finish: their loading process is gone, or their
+    refresh failed (``refresh_error``) and is tried again."""
+    sql = """SELECT load_id, pid, host, boot_id, start_ticks, refresh_error FROM load_log
+             WHERE status = 'loaded' AND refresh_state = 'pending' ORDER BY load_id"""
+    rows = fetch(con, sql) if con is not None else query(sql, path=settings.database)
+    return [row["load_id"] for row in rows.iter_rows(named=True)
+            if row["refresh_error"] is not None or dead_owner(row)]
 
 
 def refresh_pending(settings: Settings) -> list[Refreshed]:
-    """Run after_load for every load left pending by a process that died."""
-    return [after_load(load_id, settings) for load_id in pending_refreshes(settings)]
+    """Run after_load for every load left pending (a failure stays pending, with its error)."""
+    done = [after_load_or_pending(load_id, settings) for load_id in pending_refreshes(settings)]
+    return [refreshed for refreshed in done if refreshed is not None]
+
+
+def after_load_or_pending(load_id: int, settings: Settings) -> Refreshed | None:
+    """after_load, or, when it fails, the error recorded and the refresh left pending for the
+    next sensor tick or ``wics load``: the file itself is loaded whatever happens here."""
+    try:
+        return after_load(load_id, settings)
+    except Exception as error:  # noqa: BLE001 - recorded, retried, never loses the load
+        record_refresh_error(settings, load_id, error)
+        return None
 
 
 def refresh_after_load(result: Any, settings: Settings) -> list[str]:
