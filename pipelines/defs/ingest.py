@@ -1,8 +1,11 @@
 """Dagster assets for SAP exports and count sheets: one asset per warehouse table.
 
-Each ingest asset runs ``pipelines.ingest.load.load_file`` (the same code path as
-``wics load``) on the file named in its run config, so a load launched from the UI, the drop
-sensor or the command line behaves identically.
+Each ingest asset runs ``pipelines.ingest.load.load_file`` and then
+``pipelines.ingest.after_load.after_load`` (the same code path as ``wics load``) on the file
+named in its run config, so a load launched from the UI, the drop sensor or the command line
+behaves identically. The assets after_load refreshes are reported as materializations with
+the metadata of ``pipelines.defs.load_report``; the run fails exactly when the file did not
+load.
 """
 
 
@@ -38,7 +41,11 @@ class LoadFileConfig(dg.Config):
         description="Snapshot date (YYYY-MM-DD) for an MB52; default: date in the file name, "
         "else the file's modification date",
     )
-    force: bool = Field(default=False, description="Load again even if the same bytes loaded")
+    force: bool = Field(
+        default=False,
+        description="Load knowingly a file refused only as suspiciously small or as an older "
+        "MM60 (and the same bytes again); load_log records it as forced",
+    )
 
 
 def _run_load(
@@ -103,7 +110,9 @@ def material(
     duplicate rows (blank valuation type first, then the latest Last Change), marks materials
     the file no longer lists inactive (never deleted) and writes every added, removed,
     reactivated and changed field to ``material_change``. One transaction; a file with any
-    invalid row is rejected whole into ``rejected/`` with its ``.error.txt``.
+    invalid row, ambiguous headers, fewer rows per plant than its previous load allows, or
+    dated before the last MM60 of its plants is refused whole into ``rejected/`` with its
+    ``.error.txt`` before anything is written (the last two can be forced).
     """
     result = _run_load(context, config, wics, ExportKind.MM60)
     return dg.MaterializeResult(metadata=load_metadata(result))
