@@ -61,6 +61,26 @@ def test_wics_load_exits_non_zero_with_the_reason(wics_home, tmp_path):
     assert (wics_home.rejected_dir / "MB52_2026-11-02.xlsx.error.txt").exists()
 
 
+def test_wics_load_force_loads_a_refused_partial_export_knowingly(wics_home, tmp_path):
+    from pipelines.ingest.load import load_file
+
+    load_file(write_xlsx(tmp_path / "MB52_2026-11-02.xlsx",
+                         [MB52_HEADER, *[mb52_row(str(n)) for n in range(1, 101)]]))
+    partial = write_xlsx(tmp_path / "MB52_2026-11-03.xlsx", [MB52_HEADER, mb52_row("1")])
+    refused = wics("load", str(partial), home=wics_home.home)
+    assert refused.returncode == 1
+    out = " ".join(lines(refused.stdout))
+    assert "suspiciously small export: plant 1000: 1 rows, previous load 100" in out
+    rejected = wics_home.rejected_dir / partial.name
+    assert f'wics load --force "{rejected}"' in out
+    forced = wics("load", "--force", str(rejected), home=wics_home.home)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    out = " ".join(lines(forced.stdout))
+    assert "LOADED MB52_2026-11-03.xlsx" in out and "forced yes: loaded knowingly despite" in out
+    assert query("SELECT forced FROM load_log ORDER BY load_id DESC LIMIT 1",
+                 path=wics_home.database).item() is True
+
+
 def test_wics_load_of_a_missing_file(wics_home, tmp_path):
     done = wics("load", str(tmp_path / "nope.xlsx"), home=wics_home.home)
     assert done.returncode == 2
