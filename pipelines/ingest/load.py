@@ -92,9 +92,6 @@ def file_date(path: Path, as_of: date | None) -> date:
     return date_from_file_name(path.name) or date.fromtimestamp(path.stat().st_mtime)
 
 
-snapshot_date_for = file_date
-
-
 def settle_file(path: Path, folder: Path, settings: Settings) -> Path:
     """Move a dropped file to archive/ or rejected/; a file from elsewhere is copied, not moved."""
     folder.mkdir(parents=True, exist_ok=True)
