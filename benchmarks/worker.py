@@ -243,6 +243,7 @@ def _timed(function, *args, **kwargs) -> tuple[float, object]:
 def _dashboard_queries(database: Path) -> list[tuple[str, object]]:
     """The dashboard's reads, each as the page runs it: open read-only, query, close."""
     from pipelines.counting.accuracy import inventory_accuracy
+    from pipelines.counting.config import CountingConfig
     from pipelines.counting.reconcile import variance_lines
     from pipelines.counting.summary import count_summary
     from pipelines.warehouse.db import warehouse
@@ -276,7 +277,7 @@ def _dashboard_queries(database: Path) -> list[tuple[str, object]]:
         ("counts: day summary (count_summary)", reading(count_summary, count_date=COUNT_DATE)),
         ("counts: accuracy by day x plant x ABC", reading(inventory_accuracy, period="day",
                                                           end=COUNT_DATE)),
-        ("counts: variance lines (preview)", reading(variance_lines)),
+        ("counts: variance lines (preview)", reading(variance_lines, config=CountingConfig())),
     ]
 
 
@@ -305,10 +306,11 @@ def reconcile(args: dict) -> dict:
     method = args.get("method", "api")
     started = time.perf_counter()
     if method == "api":
+        from pipelines.counting.config import CountingConfig
         from pipelines.counting.reconcile import reconcile as recompute
 
         with warehouse(database) as con:
-            outcome = recompute(con)
+            outcome = recompute(con, config=CountingConfig())
         lines, out = outcome.lines, outcome.out_of_tolerance
     else:
         lines, out = _reconcile_sql(database)

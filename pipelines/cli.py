@@ -1,4 +1,5 @@
-"""The ``wics`` command: load a file, write and load demo data, start the whole system."""
+"""The ``wics`` command: load a file, write and load demo data, start the whole system, show
+the settings."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from pipelines.ingest.after_load import refresh_after_load
 from pipelines.ingest.load import LoadResult, load_file
-from pipelines.settings import Settings, get_settings
+from pipelines.settings import ConfigError, Settings, describe_settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=False, highlight=False)
@@ -138,17 +139,36 @@ def demo_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def config_command(args: argparse.Namespace) -> int:
+    """Print every setting, its effective value and where it came from (one line each, never
+    wrapped or cut: paths are long)."""
+    settings = get_settings()
+    rows = describe_settings(settings)
+    name_width = max(len(name) for name, _, _ in rows)
+    value_width = min(max(len(value) for _, value, _ in rows), 60)
+    for name, value, origin in rows:
+        console.print(f"{name:<{name_width}}  {value:<{value_width}}  {origin}",
+                      soft_wrap=True, markup=False)
+    console.print(f"wics.toml: {settings.toml_file}"
+                  f"{'' if settings.toml_file.is_file() else ' (not there)'}",
+                  soft_wrap=True, markup=False)
+    return 0
+
+
 def up_command(args: argparse.Namespace) -> int:
     """Start Dagster (webserver + daemon) and the Streamlit dashboard; Ctrl-C stops both."""
     settings = get_settings()
     _ensure_dagster_home(settings)
+    host = args.host or settings.host
+    dagster_port = args.dagster_port or settings.dagster_port
+    dashboard_port = args.dashboard_port or settings.dashboard_port
     env = {**os.environ, "WICS_HOME": str(settings.home)}
     bin_dir = Path(sys.executable).parent
     commands = [
         [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-         "-h", args.host, "-p", str(args.dagster_port)],
+         "-h", host, "-p", str(dagster_port)],
         [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
-         "--server.port", str(args.dashboard_port), "--server.address", args.host,
+         "--server.port", str(dashboard_port), "--server.address", host,
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
     ]
     def stop(signum: int, frame: object) -> None:
@@ -156,8 +176,8 @@ def up_command(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     processes = [subprocess.Popen(c, cwd=REPO_ROOT, env=env) for c in commands]
-    console.print(f"Dagster UI:  http://{args.host}:{args.dagster_port}\n"
-                  f"Dashboard:   http://{args.host}:{args.dashboard_port}\n"
+    console.print(f"Dagster UI:  http://{host}:{dagster_port}\n"
+                  f"Dashboard:   http://{host}:{dashboard_port}\n"
                   f"Drop folder: {settings.drop_dir}\nCtrl-C stops both.")
     try:
         while all(p.poll() is None for p in processes):
@@ -194,15 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(handler=demo_command)
 
     up = commands.add_parser("up", help="start Dagster and the Streamlit dashboard")
-    up.add_argument("--host", default=os.environ.get("WICS_HOST", "127.0.0.1"))
-    up.add_argument("--dagster-port", type=int, default=int(os.environ.get("WICS_DAGSTER_PORT",
-                                                                           "3000")))
-    up.add_argument("--dashboard-port", type=int,
-                    default=int(os.environ.get("WICS_DASHBOARD_PORT", "8501")))
+    up.add_argument("--host", help="default WICS_HOST")
+    up.add_argument("--dagster-port", type=int, help="default WICS_DAGSTER_PORT")
+    up.add_argument("--dashboard-port", type=int, help="default WICS_DASHBOARD_PORT")
     up.set_defaults(handler=up_command)
 
+    config = commands.add_parser(
+        "config", help="print the effective settings and where each came from")
+    config.set_defaults(handler=config_command)
+
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        console.print(f"Configuration error: {error}", style="red", markup=False, soft_wrap=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
 
 @pytest.fixture
 def defs():
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
-    return defs
+    return load_defs()
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:

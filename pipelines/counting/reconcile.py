@@ -29,7 +29,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import STOCK_COLUMNS, CountingConfig, get_counting_config
+from pipelines.counting.config import STOCK_COLUMNS, CountingConfig
 from pipelines.counting.frames import registered
 from pipelines.warehouse.db import fetch
 
@@ -172,10 +172,9 @@ def variance_lines(
     *,
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The variance lines as they would be written, without writing them."""
-    config = config or get_counting_config()
     scope, params = _scope_sql(count_dates, since)
     return fetch(con, _variance_sql(config, scope) + " ORDER BY count_date, plant, material",
                  {**_params(config), **params})
@@ -186,7 +185,7 @@ def reconcile(
     *,
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> ReconcileResult:
     """Recompute ``count_variance`` inside the caller's transaction.
 
@@ -194,7 +193,6 @@ def reconcile(
     ``count_dates`` and/or ``since`` only the lines of those count dates are (after counts
     change). Lines whose counts were all voided disappear.
     """
-    config = config or get_counting_config()
     if count_dates is not None:
         count_dates = list(count_dates)
         if not count_dates:
@@ -224,7 +222,7 @@ def sap_quantities(
     keys: pl.DataFrame,
     *,
     by_storage_location: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """SAP quantities for ``keys`` (count_date, material, plant), as reconciliation sees them.
 
@@ -232,7 +230,6 @@ def sap_quantities(
     ``by_storage_location`` one row per storage location holding stock lines in that snapshot
     (storage_location added; materials without lines get one row with a null location).
     """
-    config = config or get_counting_config()
     wanted = keys.select(
         pl.col("count_date").cast(pl.Date), pl.col("material").cast(pl.String),
         pl.col("plant").cast(pl.String),

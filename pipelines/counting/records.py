@@ -17,10 +17,11 @@ import duckdb
 import polars as pl
 
 from pipelines.counting.after_counts import refresh_after_counts
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
 from pipelines.sap.expression import QuantityError, evaluate_quantity
 from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 COUNT_COLUMNS = (
@@ -47,6 +48,7 @@ def insert_counts(
     entered_at: datetime,
     load_id: int | None = None,
     refresh: bool = True,
+    config: CountingConfig,
 ) -> int:
     """Append count rows inside the caller's transaction; returns how many.
 
@@ -78,7 +80,7 @@ def insert_counts(
         )
     if refresh:
         refresh_after_counts(con, frame["count_date"].unique().to_list(),
-                             today=entered_at.date())
+                             today=entered_at.date(), config=config)
     return frame.height
 
 
@@ -114,9 +116,9 @@ def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
     return value, typed
 
 
-def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> dict[str, Any]:
+def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any],
+                    settings: Settings) -> dict[str, Any]:
     """Normalise and check one entry (as add_count and edit_count receive it)."""
-    settings = get_settings()
     material = normalise_material_value(entry.get("material"),
                                         lexicographic=settings.lexicographic_materials)
     plant = _code(entry.get("plant"))
@@ -189,6 +191,7 @@ def add_count(
     entered_by: str,
     entered_at: datetime | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> int:
     """Record one count (or a "location only" entry when ``quantity`` is empty); its count_id.
 
@@ -202,10 +205,11 @@ def add_count(
         "storage_location": storage_location, "location": location, "counter": counter,
         "notes": notes, "movement_during_count": movement_during_count,
         "possibly_not_received": possibly_not_received,
-    })
+    }, settings)
     count_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at)
     if refresh:
-        refresh_after_counts(con, [entry["count_date"]], today=entered_at.date())
+        refresh_after_counts(con, [entry["count_date"]], today=entered_at.date(),
+                             config=settings.counting)
     return count_id
 
 
@@ -241,12 +245,14 @@ def void_count(
     voided_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> None:
     """Void one count: it stays in the table (who and when) but no longer counts."""
     voided_at = voided_at or datetime.now()
     current = _void(con, count_id, voided_by, voided_at, reason)
     if refresh:
-        refresh_after_counts(con, [current["count_date"]], today=voided_at.date())
+        refresh_after_counts(con, [current["count_date"]], today=voided_at.date(),
+                             config=settings.counting)
 
 
 def edit_count(
@@ -257,6 +263,7 @@ def edit_count(
     entered_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
     **changes: Any,
 ) -> int:
     """Correct a count: void it and insert the corrected row; returns the new count_id.
@@ -277,12 +284,12 @@ def edit_count(
         merged["quantity"] = (current["quantity_expr"] or current["quantity"]) \
             if current["quantity"] is not None else None
     merged.update(changes)
-    entry = _prepared_entry(con, merged)
+    entry = _prepared_entry(con, merged, settings)
     new_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at,
                          replaces=count_id)
     if refresh:
         refresh_after_counts(con, {current["count_date"], entry["count_date"]},
-                             today=entered_at.date())
+                             today=entered_at.date(), config=settings.counting)
     return new_id
 
 
@@ -317,11 +324,12 @@ def list_counts(
     plant: str | None = None,
     counter: str | None = None,
     include_voided: bool = False,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Count rows, newest first, filtered by any of the arguments."""
     if material is not None:
         material = normalise_material_value(
-            material, lexicographic=get_settings().lexicographic_materials)
+            material, lexicographic=settings.lexicographic_materials)
     return fetch(
         con,
         """SELECT * FROM physical_count

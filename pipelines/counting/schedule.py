@@ -47,11 +47,11 @@ from pipelines.counting.calendar import (
     next_working_day,
     working_days,
 )
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
 from pipelines.counting.reconcile import sap_quantities
 from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 REASONS = ("cycle", "recount", "request", "manual")
@@ -146,10 +146,9 @@ def sync_recounts(
     con: duckdb.DuckDBPyConnection,
     *,
     today: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> RecountResult:
     """Schedule recounts for out-of-tolerance lines; withdraw those no longer needed."""
-    config = config or get_counting_config()
     today = today or date.today()
     withdrawn = con.execute(
         """DELETE FROM count_schedule s
@@ -221,10 +220,10 @@ def sync_recounts(
     return RecountResult(added=added, withdrawn=int(withdrawn[0]) if withdrawn else 0)
 
 
-def _checked_key(con: duckdb.DuckDBPyConnection, material: object,
-                 plant: object) -> tuple[str, str]:
+def _checked_key(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                 settings: Settings) -> tuple[str, str]:
     material_key = normalise_material_value(
-        material, lexicographic=get_settings().lexicographic_materials)
+        material, lexicographic=settings.lexicographic_materials)
     plant_key = pl.select(normalise_plant(pl.lit(str(plant or ""), dtype=pl.String))).item()
     if not material_key or not plant_key:
         raise ScheduleError("material and plant are required")
@@ -256,11 +255,12 @@ def add_to_schedule(
     priority: int | None = None,
     created_by: str | None = None,
     created_at: datetime | None = None,
+    settings: Settings,
 ) -> int:
     """Add one line to the schedule by hand; its schedule_id."""
     if reason not in REASONS:
         raise ScheduleError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
-    material_key, plant_key = _checked_key(con, material, plant)
+    material_key, plant_key = _checked_key(con, material, plant, settings)
     location = None
     if storage_location is not None:
         location = pl.select(
@@ -317,26 +317,26 @@ def request_count(
     storage_location: str | None = None,
     counter: str | None = None,
     now: datetime | None = None,
-    config: CountingConfig | None = None,
+    settings: Settings,
 ) -> int:
     """Ask for a count (who asked and why); by default on the next working day.
 
     The request is filled by the first count of that material × plant from the day it was
     made, whatever day that count is done on.
     """
-    config = config or get_counting_config()
     now = now or datetime.now()
     if not (requested_by or "").strip():
         raise ScheduleError("say who asks for the count")
     if not (note or "").strip():
         raise ScheduleError("say why the count is needed")
+    config = settings.counting
     day = count_date or next_working_day(now.date(), config.holidays)
     if counter is None:
         counter = _pick_counter(config, _load_by_counter(con, day), set())
     return add_to_schedule(
         con, count_date=day, material=material, plant=plant, storage_location=storage_location,
         counter=counter, reason="request", requested_by=requested_by, note=note,
-        created_by=requested_by, created_at=now,
+        created_by=requested_by, created_at=now, settings=settings,
     )
 
 
@@ -407,7 +407,7 @@ def plan_cycle_counts(
     start: date,
     end: date,
     pending_from: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The cycle counts from ``start`` to ``end`` (nothing is written); PLAN_SCHEMA rows.
 
@@ -416,7 +416,6 @@ def plan_cycle_counts(
     material's count on their day. Planned lines from ``pending_from`` up to ``start`` (today's
     list, when replanning during the day) count as done on their day.
     """
-    config = config or get_counting_config()
     calendar = WorkingCalendar(config.holidays)
     days = working_days(start, end, config.holidays)
     if not days:
@@ -602,7 +601,7 @@ def generate_schedule(
     *,
     today: date | None = None,
     include_today: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> ScheduleResult:
     """The planning run: fill lines from the counts, sync recounts, replan cycle counts.
 
@@ -611,7 +610,6 @@ def generate_schedule(
     loads) today's lines stay as they are - sheets may be printed - unless today is a working
     day without any cycle line yet. Planning covers ``horizon_days`` calendar days.
     """
-    config = config or get_counting_config()
     today = today or date.today()
     filled = mark_counted(con)
     recounts = sync_recounts(con, today=today, config=config)

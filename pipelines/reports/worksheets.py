@@ -27,7 +27,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import sap_quantities
 from pipelines.reports.xlsx import (
     BOLD,
@@ -72,7 +72,7 @@ def worksheet_lines(
     by: str = "counter",
     plant: str | None = None,
     include_counted: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The lines of ``count_date``'s worksheets, with a ``sheet`` column naming the sheet.
 
@@ -84,7 +84,6 @@ def worksheet_lines(
     """
     if by not in ("counter", "location"):
         raise ValueError(f"worksheets are by 'counter' or 'location', not {by!r}")
-    config = config or get_counting_config()
     lines = fetch(
         con,
         """SELECT s.material, s.plant, s.storage_location, s.counter,
@@ -263,7 +262,7 @@ def write_worksheets(
     plant: str | None = None,
     spare_lines: int = 10,
     include_counted: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> list[Path]:
     """Write one worksheet file per counter (or storage location) for ``count_date``.
 
