@@ -159,14 +159,6 @@ class Plan:
     command: str
 
 
-def _reconcile_method() -> str:
-    try:
-        from pipelines.counting.reconcile import reconcile  # noqa: F401
-    except ImportError:
-        return "sql"
-    return "api"
-
-
 def _load_rows(results: Results, key: str, title: str, outcome: dict,
                calamine: dict | None) -> None:
     """End to end, its phases, peak memory and the ratio to calamine for one load."""
@@ -201,12 +193,6 @@ def _load_rows(results: Results, key: str, title: str, outcome: dict,
 
 def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
     n, m, old = plan.mm60_rows, plan.mb52_rows, plan.old_way_rows
-    if old:
-        try:
-            import django  # noqa: F401
-        except ImportError as error:
-            raise SystemExit("the old way needs Django: run `make install` "
-                             "(pip install -e '.[dev]')") from error
     work = plan.work
     assert work is not None, "main() gives the run a scratch folder"
     work.mkdir(parents=True, exist_ok=True)
@@ -214,7 +200,6 @@ def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
     mm60 = inputs.mm60_inputs(n, plan.seed, plan.cache, log=log)
     mb52 = inputs.mb52_input(n, m, plan.seed, plan.cache, log=log)
     small = mm60 if old in (0, n) else inputs.mm60_inputs(old, plan.seed, plan.cache, log=log)
-    method = _reconcile_method()
     as_of = inputs.SNAPSHOT_DATE.isoformat()
 
     results = Results()
@@ -285,12 +270,11 @@ def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
         home = fresh_home(work, f"r{run}-counts", templates["m2"])
         rec = step("reconciliation", "reconcile", {
             "home": str(home), "mm60_rows": n, "stock_rows": m, "count_lines": plan.count_lines,
-            "seed": plan.seed, "method": method})
+            "seed": plan.seed})
         discard(home)
-        what = ("pipelines.counting.reconcile.reconcile" if method == "api"
-                else "reconciliation SQL in benchmarks/worker.py")
         results.add("rec.seconds", f"Reconcile: recompute count_variance "
-                    f"({rec['variance_lines']:,} lines; {what})", "s", rec["seconds"])
+                    f"({rec['variance_lines']:,} lines; pipelines.counting.reconcile.reconcile)",
+                    "s", rec["seconds"])
         for query in rec["queries"]:
             results.add(f"rec.q.{query['name']}", f"Dashboard read: {query['name']} "
                         f"({query['rows']:,} rows)", "ms", query["seconds"])
@@ -443,10 +427,7 @@ def render(results: Results, plan: Plan, started: datetime, seconds: float,
            "rows of the file, not a measurement."] if plan.old_way_rows else
           ["- The old way was not measured (`--old-way-rows 0`)."]),
         "- Reconciliation: "
-        + ("`pipelines.counting.reconcile.reconcile` recomputing every `count_variance` line."
-           if _reconcile_method() == "api" else
-           "`pipelines/counting` had no reconcile function yet: a reconciliation SQL following "
-           "DESIGN.md's rule (in `benchmarks/worker.py`) recomputes `count_variance`.")
+        + "`pipelines.counting.reconcile.reconcile` recomputing every `count_variance` line."
         + " The snapshot and the count lines are written straight into DuckDB (not timed).",
     ]
     return "\n".join(lines) + "\n"
