@@ -19,8 +19,13 @@ import polars as pl
 from pipelines.counting.after_counts import refresh_after_counts
 from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.counting.keys import unknown_material
 from pipelines.sap.expression import QuantityError, evaluate_quantity
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
 from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
@@ -84,18 +89,6 @@ def insert_counts(
     return frame.height
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(clean_text(pl.lit(str(value), dtype=pl.String))).item()
-
-
-def _code(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(normalise_plant(pl.lit(str(value), dtype=pl.String))).item()
-
-
 def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
     """(value, text as typed) of a quantity entry; (None, None) for 'not counted'."""
     if isinstance(quantity, bool):
@@ -104,7 +97,7 @@ def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
         value = float(quantity)
         typed = str(int(value)) if value.is_integer() else repr(value)
     else:
-        typed = _text(quantity)
+        typed = clean_text_value(quantity)
         try:
             value = evaluate_quantity(typed)
         except QuantityError as error:
@@ -121,7 +114,7 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any],
     """Normalise and check one entry (as add_count and edit_count receive it)."""
     material = normalise_material_value(entry.get("material"),
                                         lexicographic=settings.lexicographic_materials)
-    plant = _code(entry.get("plant"))
+    plant = normalise_plant_value(entry.get("plant"))
     if not material:
         raise CountError("material is missing")
     if not plant:
@@ -136,24 +129,23 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any],
             raise CountError(f"{count_date!r} is not a date (2026-11-20)") from None
     if not isinstance(count_date, date):
         raise CountError("count date is missing")
-    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                  [material, plant])
-    if known.is_empty():
-        raise CountError(f"material {material} is not in the material master of plant {plant}")
+    problem = unknown_material(con, material, plant)
+    if problem:
+        raise CountError(problem)
     quantity, typed = _typed_quantity(entry.get("quantity"))
-    location = _text(entry.get("location"))
+    location = clean_text_value(entry.get("location"))
     if quantity is None and location is None:
         raise CountError("enter a quantity, or the location where the material was seen")
     return {
         "count_date": count_date,
         "material": material,
         "plant": plant,
-        "storage_location": _code(entry.get("storage_location")),
+        "storage_location": normalise_plant_value(entry.get("storage_location")),
         "location": location,
         "quantity": quantity,
         "quantity_expr": typed,
-        "counter": _text(entry.get("counter")),
-        "notes": _text(entry.get("notes")),
+        "counter": clean_text_value(entry.get("counter")),
+        "notes": clean_text_value(entry.get("notes")),
         "movement_during_count": bool(entry.get("movement_during_count")),
         "possibly_not_received": bool(entry.get("possibly_not_received")),
     }
@@ -339,6 +331,6 @@ def list_counts(
              AND (CAST($counter AS VARCHAR) IS NULL OR counter = $counter)
              AND (CAST($include_voided AS BOOLEAN) OR voided_at IS NULL)
            ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
-        {"count_date": count_date, "material": material, "plant": _code(plant),
+        {"count_date": count_date, "material": material, "plant": normalise_plant_value(plant),
          "counter": counter, "include_voided": include_voided},
     )

@@ -49,8 +49,13 @@ from pipelines.counting.calendar import (
 )
 from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.counting.keys import unknown_material
 from pipelines.counting.reconcile import sap_quantities
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
 from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
@@ -224,21 +229,13 @@ def _checked_key(con: duckdb.DuckDBPyConnection, material: object, plant: object
                  settings: Settings) -> tuple[str, str]:
     material_key = normalise_material_value(
         material, lexicographic=settings.lexicographic_materials)
-    plant_key = pl.select(normalise_plant(pl.lit(str(plant or ""), dtype=pl.String))).item()
+    plant_key = normalise_plant_value(plant)
     if not material_key or not plant_key:
         raise ScheduleError("material and plant are required")
-    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                  [material_key, plant_key])
-    if known.is_empty():
-        raise ScheduleError(
-            f"material {material_key} is not in the material master of plant {plant_key}")
+    problem = unknown_material(con, material_key, plant_key)
+    if problem:
+        raise ScheduleError(problem)
     return material_key, plant_key
-
-
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(clean_text(pl.lit(str(value), dtype=pl.String))).item()
 
 
 def add_to_schedule(
@@ -261,10 +258,11 @@ def add_to_schedule(
     if reason not in REASONS:
         raise ScheduleError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
     material_key, plant_key = _checked_key(con, material, plant, settings)
-    location = None
-    if storage_location is not None:
-        location = pl.select(
-            normalise_plant(pl.lit(str(storage_location), dtype=pl.String))).item()
+    location = normalise_plant_value(storage_location)
+    texts = {"requested_by": clean_text_value(requested_by), "note": clean_text_value(note),
+             "counter": clean_text_value(counter),
+             "created_by": clean_text_value(created_by or requested_by)}
+    rank = priority if priority is not None else PRIORITY[reason]
     existing = _planned_line(con, count_date, material_key, plant_key)
     if existing is not None:
         schedule_id, current = existing
@@ -280,10 +278,8 @@ def add_to_schedule(
                       storage_location = coalesce($storage_location, storage_location),
                       created_by = $created_by
                WHERE schedule_id = $id""",
-            {"reason": reason, "priority": priority if priority is not None
-             else PRIORITY[reason], "requested_by": _clean(requested_by), "note": _clean(note),
-             "counter": _clean(counter), "storage_location": location,
-             "created_by": _clean(created_by or requested_by), "id": schedule_id},
+            {"reason": reason, "priority": rank, "storage_location": location, **texts,
+             "id": schedule_id},
         )
         return schedule_id
     row = con.execute(
@@ -295,10 +291,8 @@ def add_to_schedule(
                    coalesce(CAST($created_at AS TIMESTAMP), current_timestamp))
            RETURNING schedule_id""",
         {"count_date": count_date, "material": material_key, "plant": plant_key,
-         "storage_location": location, "counter": _clean(counter),
-         "priority": priority if priority is not None else PRIORITY[reason],
-         "reason": reason, "requested_by": _clean(requested_by), "note": _clean(note),
-         "created_by": _clean(created_by or requested_by), "created_at": created_at},
+         "storage_location": location, "priority": rank, "reason": reason, **texts,
+         "created_at": created_at},
     ).fetchone()
     assert row is not None
     schedule_id = int(row[0])
