@@ -104,7 +104,7 @@ def _ensure_dagster_home(settings: Settings) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Write realistic demo exports into drop/ and load them through the Dagster jobs."""
-    from pipelines.demo.exports import write_demo_exports
+    from pipelines.demo.files import write_demo_exports
     from pipelines.warehouse.db import query
 
     settings = get_settings()

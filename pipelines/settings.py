@@ -28,7 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from pipelines.counting.config import STOCK_BASES, STOCK_COLUMNS, CountingConfig
+from pipelines.counting.config import STOCK_BASES, CountingConfig
+from pipelines.sap.headers import STOCK_FIELDS
 
 ENV_PREFIX = "WICS_"
 TOML_NAME = "wics.toml"
@@ -47,14 +48,14 @@ def parse_stock_basis(text: str | None) -> tuple[str, ...]:
     if raw in STOCK_BASES:
         return STOCK_BASES[raw]
     columns = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-    unknown = [c for c in columns if c not in STOCK_COLUMNS]
+    unknown = [c for c in columns if c not in STOCK_FIELDS]
     if unknown or not columns:
         raise ConfigError(
             f"WICS_STOCK_BASIS {text!r}: use physical, unrestricted, all or a comma-separated "
-            f"list of {', '.join(STOCK_COLUMNS)}"
+            f"list of {', '.join(STOCK_FIELDS)}"
         )
     # Column order of the table, so that equal bases compare equal.
-    return tuple(c for c in STOCK_COLUMNS if c in columns)
+    return tuple(c for c in STOCK_FIELDS if c in columns)
 
 
 def parse_holidays(text: str | None) -> frozenset[date]:

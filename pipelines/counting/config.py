@@ -34,15 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-# MB52 stock quantity columns, in table order (column names go into SQL, so only these are
-# accepted as a stock basis). The one list of them: readers, schema, demo and reports use it.
-STOCK_COLUMNS = (
-    "unrestricted", "quality_inspection", "restricted", "blocked", "returns", "in_transit",
-)
+from pipelines.sap.headers import PHYSICAL_STOCK, STOCK_FIELDS
+
+# Named stock bases (column names go into SQL, so only STOCK_FIELDS are accepted).
 STOCK_BASES: dict[str, tuple[str, ...]] = {
-    "physical": ("unrestricted", "quality_inspection", "restricted", "blocked", "returns"),
+    "physical": PHYSICAL_STOCK,
     "unrestricted": ("unrestricted",),
-    "all": STOCK_COLUMNS,
+    "all": STOCK_FIELDS,
 }
 
 

@@ -29,8 +29,9 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import STOCK_COLUMNS, CountingConfig
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.sap.headers import STOCK_FIELDS
 from pipelines.warehouse.db import fetch
 
 # Quantities are rounded before comparing so that float noise (0.1 + 0.2) never decides a line.
@@ -55,7 +56,7 @@ class ReconcileResult:
 
 def basis_expression(config: CountingConfig, alias: str = "st") -> str:
     """SQL sum of the configured stock columns (names checked against a fixed list)."""
-    columns = [c for c in config.stock_basis if c in STOCK_COLUMNS]
+    columns = [c for c in config.stock_basis if c in STOCK_FIELDS]
     if not columns:
         raise ValueError("the stock basis names no MB52 stock column")
     return " + ".join(f"coalesce({alias}.{c}, 0)" for c in columns)

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from pipelines.counting.calendar import first_working_day_from, previous_working_day
+from pipelines.sap.headers import PHYSICAL_STOCK
 from pipelines.warehouse.db import fetch
 
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -25,7 +26,6 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "count_schedule": ("schedule_id",),
     "load_log": ("load_id",),
 }
-STOCK_QUANTITIES = ("unrestricted", "quality_inspection", "restricted", "blocked", "returns")
 EXAMPLES = 10
 
 
@@ -63,9 +63,9 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
 def negative_stock(con: duckdb.DuckDBPyConnection) -> Outcome:
     """Negative quantities in the latest snapshot (SAP allows them only where configured)."""
     snapshot = latest_snapshot(con)
-    condition = " OR ".join(f"{c} < 0" for c in STOCK_QUANTITIES)
+    condition = " OR ".join(f"{c} < 0" for c in PHYSICAL_STOCK)
     rows = fetch(con, f"""SELECT material, plant, storage_location, special_stock,
-                                 {", ".join(STOCK_QUANTITIES)}
+                                 {", ".join(PHYSICAL_STOCK)}
                           FROM sap_stock WHERE snapshot_date = ? AND ({condition})
                           ORDER BY material, plant""", [snapshot])
     passed = rows.is_empty()
