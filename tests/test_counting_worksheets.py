@@ -12,12 +12,8 @@ from counting_support import AT, MON, WED, add_material, add_stock
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.ingest.load import load_file
-from pipelines.reports.worksheets import (
-    HEADER_ROW,
-    worksheet_lines,
-    write_variance_report,
-    write_worksheets,
-)
+from pipelines.reports.variance_report import write_variance_report
+from pipelines.reports.worksheets import HEADER_ROW, worksheet_lines, write_worksheets
 from pipelines.sap.headers import ExportKind, match_header
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, query, warehouse
