@@ -27,6 +27,18 @@ class Settings:
     max_compression_ratio: float = 200.0
     # Time zone of the schedules and freshness deadlines (IANA name).
     timezone: str = "UTC"
+    # Sign-in through an OpenID Connect identity provider (st.login); unset: local accounts only.
+    oidc_metadata_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_redirect_uri: str = ""  # empty: http://<host>:<dashboard port>/oauth2callback
+    oidc_provider_name: str = "single sign-on"
+    oidc_role_claim: str = "wics_role"  # an ID-token claim naming the role (or groups)
+    oidc_default_role: str = "viewer"  # for users neither the claim nor an account places
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_metadata_url and self.oidc_client_id)
 
     @property
     def drop_dir(self) -> Path:
@@ -73,4 +85,11 @@ def get_settings() -> Settings:
         max_inflated_mb=_env_float("WICS_MAX_INFLATED_MB", 4096.0),
         max_compression_ratio=_env_float("WICS_MAX_COMPRESSION_RATIO", 200.0),
         timezone=os.environ.get("WICS_TIMEZONE", "UTC"),
+        oidc_metadata_url=os.environ.get("WICS_OIDC_METADATA_URL", ""),
+        oidc_client_id=os.environ.get("WICS_OIDC_CLIENT_ID", ""),
+        oidc_client_secret=os.environ.get("WICS_OIDC_CLIENT_SECRET", ""),
+        oidc_redirect_uri=os.environ.get("WICS_OIDC_REDIRECT_URI", ""),
+        oidc_provider_name=os.environ.get("WICS_OIDC_PROVIDER_NAME", "single sign-on"),
+        oidc_role_claim=os.environ.get("WICS_OIDC_ROLE_CLAIM", "wics_role"),
+        oidc_default_role=os.environ.get("WICS_OIDC_DEFAULT_ROLE", "viewer"),
     )
