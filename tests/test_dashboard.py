@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipelines.access import Role, User
 from pipelines.ingest.load import load_file
 
+from auth import USER_KEY
 from conftest import REPO, mb52_row, mm60_row, write_text
 
 APP = str(REPO / "dashboard" / "streamlit_app.py")
@@ -30,8 +32,9 @@ def loaded(wics_home, mm60_file, mb52_file):
     return wics_home
 
 
-def _run(page: str | None = None) -> AppTest:
+def _run(page: str | None = None, user: User | None = None) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state[USER_KEY] = user or User("tester", Role.MANAGER)
     app.run()
     if page:
         app.switch_page(page)
