@@ -68,7 +68,8 @@ def sign_out() -> None:
     with_oidc = st.session_state.get(SIGNED_IN_WITH_KEY) == "oidc"
     _forget()
     if with_oidc:
-        st.logout()
+        st.logout()  # the browser goes to /auth/logout, then the provider's end of session
+        st.stop()
     else:
         st.rerun()
 
@@ -111,7 +112,8 @@ def require_sign_in() -> User:
         _sign_in_page()
         st.stop()
     with st.sidebar:
-        st.markdown(f":material/person: **{user.name}** · {user.role.value}")
+        st.caption("Signed in as")
+        st.text(f"{user.name} · {user.role.value}")  # plain text: names come from outside
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             sign_out()
     return user
