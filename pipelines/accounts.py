@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -32,9 +33,13 @@ MIN_PASSWORD_LENGTH = 8
 SIGN_IN_REFUSED = "Unknown user or wrong password."
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile: 64 MiB, 3 passes
-# Verified against when the name is unknown, so an unknown name costs as long as a wrong
-# password and the answer's timing does not tell which it was.
-_DUMMY_HASH = _hasher.hash("wics: no such account")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so an unknown name costs as long as a wrong
+    password and the answer's timing does not tell which it was (made once, on first use)."""
+    return _hasher.hash("wics: no such account")
 
 
 class AccountError(ValueError):
@@ -183,7 +188,7 @@ def verify(home: Path, name: str, password: str) -> User:
     entry = _read(accounts_path(home)).get(key) if key else None
     stored = entry.get("password_hash") if entry else None
     try:
-        _hasher.verify(str(stored) if stored else _DUMMY_HASH, password)
+        _hasher.verify(str(stored) if stored else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise SignInRefused() from None
     if not stored or entry is None:  # the dummy hash matched its own text: still refused

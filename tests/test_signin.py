@@ -102,6 +102,10 @@ def test_oidc_offers_the_provider_and_maps_the_signed_in_user(loaded, monkeypatc
     app.run()
     assert [b.label for b in app.button] == ["Sign in with Contoso"]
     assert not app.text_input and not app.metric  # no local accounts: the provider only
+    add_account(loaded.home, "tablet1", "counter", "correct horse")
+    app.run()
+    assert [b.label for b in app.button] == ["Sign in with Contoso", "Sign in"]
+    assert [t.label for t in app.text_input] == ["User name", "Password"]
 
     add_account(loaded.home, "boss@example.com", "manager", None)
     app = app_for()
