@@ -25,7 +25,7 @@ if user is not None and user.may(Action.UPLOAD_FILES):  # managers upload
         )
         if uploaded and st.button("Put into the drop folder", type="primary"):
             for file in uploaded:
-                path = save_to_drop_folder(file.name, file.getvalue())
+                path = save_to_drop_folder(file.name, file.getvalue(), user=user)
                 st.success(f"{path.name} is in the drop folder; Dagster loads it within a "
                            "minute.")
 
