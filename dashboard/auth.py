@@ -15,7 +15,14 @@ from __future__ import annotations
 import streamlit as st
 
 from pipelines.access import User
-from pipelines.accounts import SignInRefused, get_account, list_accounts, oidc_user, verify
+from pipelines.accounts import (
+    SignInRefused,
+    SignInThrottle,
+    get_account,
+    list_accounts,
+    oidc_user,
+    verify,
+)
 from pipelines.settings import get_settings
 
 USER_KEY = "wics_user"
@@ -23,6 +30,8 @@ USER_KEY = "wics_user"
 # every run (a removed account is signed out, a changed role applies at once), "oidc" users
 # against st.user.
 SIGNED_IN_WITH_KEY = "wics_signed_in_with"
+# Module state outlives reruns and is shared by every browser session of this process.
+THROTTLE = SignInThrottle()
 
 
 def current_user() -> User | None:
@@ -95,7 +104,7 @@ def _sign_in_page() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            _sign_in(verify(settings.home, name, password), "local")
+            _sign_in(verify(settings.home, name, password, throttle=THROTTLE), "local")
         except SignInRefused as refused:
             st.error(str(refused), icon=":material/lock:")
         else:

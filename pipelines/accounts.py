@@ -15,6 +15,8 @@ import fcntl
 import json
 import os
 import re
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,8 +51,39 @@ class AccountError(ValueError):
 class SignInRefused(Exception):  # noqa: N818 - reads as what happened
     """Unknown user or wrong password; deliberately does not say which."""
 
-    def __init__(self) -> None:
-        super().__init__(SIGN_IN_REFUSED)
+    def __init__(self, message: str = SIGN_IN_REFUSED) -> None:
+        super().__init__(message)
+
+
+class SignInThrottle:
+    """Slows password guessing: after ``limit`` failures for one name within ``window``
+    seconds, that name is refused unchecked until the window has passed. Known and unknown
+    names are treated alike, so the lock-out does not tell which names exist. One per process
+    (the dashboard serves every browser from one)."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, name: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if now - t < self.window]
+            self._failures[name] = recent
+            if len(recent) >= self.limit:
+                minutes = max(1, round((self.window - (now - recent[0])) / 60))
+                raise SignInRefused(f"Too many failed sign-ins for this name; try again in "
+                                    f"{minutes} minute{'s' if minutes > 1 else ''}.")
+
+    def failed(self, name: str, now: float | None = None) -> None:
+        with self._lock:
+            self._failures.setdefault(name, []).append(
+                time.monotonic() if now is None else now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name, None)
 
 
 @dataclass(frozen=True)
@@ -179,8 +212,23 @@ def get_account(home: Path, name: str) -> Account | None:
     return _account(name, entry) if entry else None
 
 
-def verify(home: Path, name: str, password: str) -> User:
+def verify(home: Path, name: str, password: str, *,
+           throttle: SignInThrottle | None = None) -> User:
     """The user for a correct name and password, else SignInRefused (never saying which)."""
+    if throttle is None:
+        return _verify(home, name, password)
+    attempted = name.strip().lower()
+    throttle.check(attempted)
+    try:
+        user = _verify(home, name, password)
+    except SignInRefused:
+        throttle.failed(attempted)
+        raise
+    throttle.succeeded(attempted)
+    return user
+
+
+def _verify(home: Path, name: str, password: str) -> User:
     try:
         key = normalise_name(name)
     except AccountError:

@@ -16,6 +16,7 @@ from pipelines.accounts import (
     SIGN_IN_REFUSED,
     AccountError,
     SignInRefused,
+    SignInThrottle,
     accounts_path,
     add_account,
     get_account,
@@ -51,6 +52,25 @@ def test_verify_returns_the_user_and_refuses_without_saying_why(wics_home):
             verify(wics_home.home, name, password)
         refusals.append(str(refused.value))
     assert set(refusals) == {SIGN_IN_REFUSED}  # unknown user and wrong password look alike
+
+
+def test_repeated_failures_lock_a_name_out_for_a_while_known_or_not(wics_home):
+    add_account(wics_home.home, "alice", "counter", "correct horse")
+    throttle = SignInThrottle(limit=3, window=60)
+    for name in ("alice", "nobody"):
+        for _ in range(3):
+            with pytest.raises(SignInRefused, match="Unknown user or wrong password"):
+                verify(wics_home.home, name, "wrong horse", throttle=throttle)
+        with pytest.raises(SignInRefused, match="Too many failed sign-ins"):
+            verify(wics_home.home, name, "correct horse", throttle=throttle)
+    other = SignInThrottle(limit=3, window=60)
+    for _ in range(2):
+        other.failed("alice")
+    assert verify(wics_home.home, "alice", "correct horse", throttle=other).name == "alice"
+    other.failed("alice")
+    other.failed("alice")
+    other.check("alice")  # a success forgot the earlier failures
+    throttle.check("alice", now=10**9)  # the window has passed
 
 
 def test_an_oidc_mapping_cannot_sign_in_with_a_password(wics_home):

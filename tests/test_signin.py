@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipelines.access import Role, User
-from pipelines.accounts import SIGN_IN_REFUSED, add_account, remove_account
+from pipelines.accounts import SIGN_IN_REFUSED, SignInThrottle, add_account, remove_account
 from pipelines.ingest.load import load_file
 
 import navigation
@@ -20,10 +20,13 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
+def fresh_cache(monkeypatch):
     import streamlit as st
 
+    import auth
+
     st.cache_data.clear()
+    monkeypatch.setattr(auth, "THROTTLE", SignInThrottle())  # failures of other tests
 
 
 @pytest.fixture
@@ -81,6 +84,16 @@ def test_a_local_sign_in_runs_the_page_and_a_wrong_one_says_only_that(loaded):
     app.sidebar.button(key="sign_out").click().run()
     assert app.title[0].value == "Sign in to WICS" and not app.metric
     assert USER_KEY not in app.session_state
+
+
+def test_guessing_passwords_locks_the_name_out(loaded):
+    add_account(loaded.home, "alice", "counter", "correct horse")
+    app = app_for().run()
+    for _ in range(5):
+        sign_in(app, "alice", "guess")
+    sign_in(app, "alice", "correct horse")
+    assert "Too many failed sign-ins" in app.error[0].value
+    assert USER_KEY not in app.session_state and not app.metric
 
 
 def test_a_removed_account_is_signed_out_and_a_new_role_applies_at_once(loaded):
