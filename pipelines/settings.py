@@ -145,6 +145,15 @@ class Settings(BaseSettings):
     skip_zero_stock: bool = False
     schedule_horizon_days: Annotated[int, Field(ge=1)] = 28
     recount_lookback_days: Count = 14
+    # Sign-in through an OpenID Connect identity provider (st.login); unset: local accounts only.
+    oidc_metadata_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_redirect_uri: str = ""  # empty: http://<host>:<dashboard port>/oauth2callback
+    oidc_provider_name: str = "single sign-on"
+    oidc_role_claim: str = "wics_role"  # an ID-token claim naming the role (or groups)
+    # The role of users whom neither the claim nor an account places.
+    oidc_default_role: Literal["viewer", "counter", "manager"] = "viewer"
 
     @field_validator("home", mode="after")
     @classmethod
@@ -234,6 +243,10 @@ class Settings(BaseSettings):
             horizon_days=self.schedule_horizon_days,
             recount_lookback_days=self.recount_lookback_days,
         )
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_metadata_url and self.oidc_client_id)
 
     @property
     def drop_dir(self) -> Path:
@@ -349,6 +362,8 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
         origin = _origin(field, environment, toml_keys, path)
         if origin == "default" and field in settings.model_fields_set:
             origin = "set by the caller"
+        if "secret" in field and value:
+            value = "(set, not shown)"
         if value is None:  # tolerance_other, counts_per_year_other
             value = f"as {env_name(field.removesuffix('_other'))}_C"
         rows.append((env_name(field), str(value), origin))
