@@ -106,16 +106,16 @@ def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     instance = dg.DagsterInstance.ephemeral()
-    run = defs.resolve_job_def("load_mm60").execute_in_process(
+    run = load_defs().resolve_job_def("load_mm60").execute_in_process(
         run_config=load_run_config(ExportKind.MM60, mm60_file([mm60_row("1")])),
         instance=instance)
     checks = _check_results(run)
     assert checks["material_unique_key"] is True
     assert checks["material_row_count_drop"] is True
-    run = defs.resolve_job_def("load_mb52").execute_in_process(
+    run = load_defs().resolve_job_def("load_mb52").execute_in_process(
         run_config=load_run_config(ExportKind.MB52, mb52_file([mb52_row("1"), mb52_row("5")])),
         instance=instance)
     checks = _check_results(run)
@@ -126,7 +126,9 @@ def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
 
 def test_a_partial_export_is_refused_before_commit_and_checks_only_monitor(
         wics_home, mm60_file, mb52_file, tmp_path):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
+
+    defs = load_defs()
 
     instance = dg.DagsterInstance.ephemeral()
     load_file(mm60_file([mm60_row("1")]))
@@ -157,10 +159,10 @@ def test_a_partial_export_is_refused_before_commit_and_checks_only_monitor(
 
 
 def test_freshness_job_turns_stale_data_red(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     load_file(mm60_file([mm60_row("1")], name="MM60_2020-01-01.xlsx"))
     load_file(mb52_file([mb52_row("1")], name="MB52_2020-01-02.xlsx"))
-    run = defs.resolve_job_def("check_sap_freshness").execute_in_process(
+    run = load_defs().resolve_job_def("check_sap_freshness").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert _check_results(run) == {"sap_stock_fresh": False, "material_fresh": False}

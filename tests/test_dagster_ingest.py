@@ -19,9 +19,9 @@ from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
 
 @pytest.fixture
 def defs():
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
-    return defs
+    return load_defs()
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str,
@@ -101,7 +101,8 @@ def test_wrong_asset_for_the_file_is_an_error(wics_home, defs, mm60_file):
 @pytest.mark.slow
 def test_workspace_yaml_loads_the_code_location(wics_home):
     completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"),
+        [str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists()
+         else str(Path(sys.executable).with_name("dagster")),
          "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO, capture_output=True, text=True, timeout=180,
     )

@@ -53,9 +53,11 @@ def _dated(path: Path, day: datetime) -> Path:
 
 
 def _upload(name: str | bytes, data: bytes) -> Path:
+    from pipelines.access import Role, User
+
     from warehouse_data import save_to_drop_folder
 
-    return save_to_drop_folder(name, data)
+    return save_to_drop_folder(name, data, user=User("mia", Role.MANAGER))
 
 
 GARBAGE = b"this is not an export\n"

@@ -100,7 +100,8 @@ def test_2_an_older_mm60_is_refused_and_freshness_stays_right(stocked, tmp_path)
              "plant 1000 has the MM60 of 2026-11-29")
     assert table_fingerprint(stocked) == before
     with warehouse(stocked.database, read_only=True) as con:
-        assert master_freshness(con, date(2026, 12, 1)).metadata["latest_mm60"] == "2026-11-29"
+        assert master_freshness(con, date(2026, 12, 1), 45).metadata["latest_mm60"] == \
+            "2026-11-29"
 
     forced = load_file(result.moved_to, force=True, as_of=date(2026, 11, 1))
     assert forced.status == "loaded" and _log(stocked, forced.load_id)["forced"] is True
@@ -389,8 +390,9 @@ def test_10_wics_load_shows_up_in_dagster(wics_home, tmp_path):
 # 11 -----------------------------------------------------------------------------------------
 
 def test_11_load_jobs_run_in_one_process_and_checks_do_not_block():
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
+    defs = load_defs()
     for name in ("load_mm60", "load_mb52", "load_count_sheet", "counting_refresh"):
         job = defs.resolve_job_def(name)
         assert job.executor_def.name == "in_process", name
@@ -406,8 +408,9 @@ def test_11_docs_no_longer_claim_eager_or_a_stopped_schedule():
 
 
 def test_11_a_load_run_is_green_exactly_when_its_file_loaded(stocked, tmp_path):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
+    defs = load_defs()
     instance = dg.DagsterInstance.ephemeral()
     good = write_xlsx(tmp_path / "MB52_2026-12-01.xlsx",
                       [MB52_HEADER, *[mb52_row(str(m)) for m in range(1, 101)]])

@@ -3,10 +3,10 @@ material-list update changed."""
 
 import polars as pl
 import streamlit as st
-from auth import current_user
 
 from pipelines.access import Action
 
+from auth import current_user
 from warehouse_data import (
     load_anyway,
     material_changes_of_load,
@@ -17,15 +17,18 @@ from warehouse_data import (
 
 st.title("SAP loads")
 
-with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
-    uploaded = st.file_uploader(
-        "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
-        accept_multiple_files=True, key="uploads",
-    )
-    if uploaded and st.button("Put into the drop folder", type="primary"):
-        for file in uploaded:
-            path = save_to_drop_folder(file.name, file.getvalue())
-            st.success(f"{path.name} is in the drop folder; Dagster loads it within a minute.")
+user = current_user()
+if user is not None and user.may(Action.UPLOAD_FILES):  # managers upload
+    with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
+        uploaded = st.file_uploader(
+            "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
+            accept_multiple_files=True, key="uploads",
+        )
+        if uploaded and st.button("Put into the drop folder", type="primary"):
+            for file in uploaded:
+                path = save_to_drop_folder(file.name, file.getvalue(), user=user)
+                st.success(f"{path.name} is in the drop folder; Dagster loads it within "
+                           "seconds.")
 
 
 @st.fragment(run_every=2)
@@ -70,7 +73,7 @@ st.dataframe(
 )
 
 rejected = loads.filter(pl.col("status") == "rejected")
-may_force = (user := current_user()) is not None and user.may(Action.FORCE_LOADS)
+may_force = user is not None and user.may(Action.FORCE_LOADS)
 if not rejected.is_empty():
     st.subheader("Rejected files")
     for load_id, file_name, error, forceable in rejected.select(

@@ -22,14 +22,11 @@ from pipelines.defs.load_report import (
     material_change_metadata,
     report_load,
 )
-from pipelines.defs.resources import WicsWarehouse
+from pipelines.defs.resources import KINDS, WRITER_POOL, WicsWarehouse
 from pipelines.ingest.after_load import after_load_or_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.sap.headers import ExportKind
-from pipelines.settings import get_settings
-
-KINDS = {"duckdb", "polars"}
-WRITER_POOL = "duckdb_writer"  # instance limit 1 (pipelines/dagster.yaml): one writer at a time
+from pipelines.settings import Settings
 
 
 class LoadFileConfig(dg.Config):
@@ -125,14 +122,16 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=material_change_metadata(wics.settings()))
 
 
-@dg.asset(
-    group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL,
-    # MB52 arrives every working day before the shift: red when a weekday's 10:00 passes
-    # without a snapshot loaded in the 24 hours before it.
-    freshness_policy=dg.FreshnessPolicy.cron(
-        deadline_cron="0 10 * * 1-5", lower_bound_delta=timedelta(hours=24),
-        timezone=get_settings().timezone),
-)
+def stock_freshness_policy(settings: Settings) -> dg.FreshnessPolicy:
+    """MB52 arrives every working day before the shift: red when a weekday's 10:00 (in
+    WICS_TIMEZONE) passes without a snapshot loaded in the 24 hours before it. Given to
+    ``sap_stock`` when the definitions are built (the time zone is a setting)."""
+    return dg.FreshnessPolicy.cron(deadline_cron="0 10 * * 1-5",
+                                   lower_bound_delta=timedelta(hours=24),
+                                   timezone=settings.timezone)
+
+
+@dg.asset(group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL)
 def sap_stock(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:

@@ -16,7 +16,7 @@ def load_through_dagster(path: Path) -> dg.ExecuteInProcessResult:
 
     kind = identify(path, get_settings()).kind
     job_name, _ = JOB_FOR_KIND[kind]
-    return defs.resolve_job_def(job_name).execute_in_process(
+    return defs().resolve_job_def(job_name).execute_in_process(
         # The run's events go to the instance (the UI shows them); the terminal gets warnings.
         run_config={**load_run_config(kind, path),
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -30,7 +30,7 @@ def plan_counts_through_dagster() -> dg.ExecuteInProcessResult:
     """Run ``counting_refresh`` as the 05:00 schedule does (today's plan included)."""
     from pipelines.definitions import defs
 
-    return defs.resolve_job_def("counting_refresh").execute_in_process(
+    return defs().resolve_job_def("counting_refresh").execute_in_process(
         run_config={"ops": {"count_schedule": {"config": {"include_today": True}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=dg.DagsterInstance.get(),

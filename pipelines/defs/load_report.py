@@ -14,7 +14,6 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from pipelines.counting.config import get_counting_config
 from pipelines.defs.counting import count_accuracy_metadata, count_variance_metadata
 from pipelines.defs.metadata import markdown_table
 from pipelines.ingest.after_load import Refreshed, change_report_path
@@ -130,7 +129,7 @@ def load_events(result: LoadResult, refreshed: Refreshed | None, settings: Setti
         if refreshed.change_report is not None:
             add("material_change", material_change_metadata(settings, result.load_id))
         if refreshed.variance is not None:
-            config = get_counting_config()
+            config = settings.counting
             with warehouse(settings.database, read_only=True) as con:
                 add("count_variance", count_variance_metadata(con, refreshed.variance, config))
                 add("count_accuracy", count_accuracy_metadata(con, date.today()))

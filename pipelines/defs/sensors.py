@@ -6,7 +6,6 @@ finish is refreshed here.
 """
 
 import json
-import os
 
 import dagster as dg
 
@@ -31,12 +30,6 @@ DROP_KEY_TAG = "wics/drop_key"
 # again, at most this many times; then it waits for a person (the run's log says why).
 MAX_ATTEMPTS = 3
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-
-
-def sensor_interval_seconds() -> int:
-    """Minimum seconds between ticks. Dagster's sensor daemon loops every 5 s, so any value up
-    to 4 means a tick every loop (a value of 5 would often wait for the second loop)."""
-    return int(os.environ.get("WICS_SENSOR_INTERVAL_SECONDS", "3"))
 
 
 def _recover(context: dg.SensorEvaluationContext, settings: Settings) -> None:
@@ -88,24 +81,34 @@ def _needs_retry(context: dg.SensorEvaluationContext, settings: Settings, key: s
     return False
 
 
-@dg.sensor(
-    jobs=ingest_jobs,
-    minimum_interval_seconds=sensor_interval_seconds(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Watches WICS_HOME/drop/ (about every 5 s; WICS_SENSOR_INTERVAL_SECONDS). A "
-    "file that has stopped growing is hashed and classified by its headers, then loaded by "
-    "load_mm60, load_mb52 or load_count_sheet (MM60 first). Bytes already loaded are recorded "
-    "as duplicates; unreadable files are rejected with their .error.txt. Loads of dead "
-    "processes are marked failed and run again; unfinished refreshes are finished.",
-)
-def drop_folder_sensor(context: dg.SensorEvaluationContext, wics: WicsWarehouse):
+def drop_folder_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor, looking every WICS_SENSOR_INTERVAL_SECONDS (fixed when Dagster loads the
+    definitions; everything else is read from the resource at each tick). Dagster's sensor
+    daemon loops every 5 s, so the default of 3 means a tick on every loop."""
+    return dg.SensorDefinition(
+        name="drop_folder_sensor",
+        evaluation_fn=watch_drop_folder,
+        jobs=ingest_jobs,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches WICS_HOME/drop/ (about every 5 s). A file that has stopped "
+        "growing (for WICS_DROP_SETTLE_SECONDS) is hashed and classified by its headers, then "
+        "loaded by load_mm60, load_mb52 or load_count_sheet (MM60 first). Bytes already loaded "
+        "are recorded as duplicates; unreadable files are rejected with their .error.txt. "
+        "Loads of dead processes are marked failed and run again; unfinished refreshes are "
+        "finished. The cursor remembers launched drops across restarts.",
+    )
+
+
+def watch_drop_folder(context: dg.SensorEvaluationContext, wics: WicsWarehouse):
+    """One tick: crash recovery, then run requests for the files that are ready."""
     settings = wics.settings()
     _recover(context, settings)
     state = json.loads(context.cursor or "{}")
     launched: dict[str, str] = state.get("launched", {})
     attempts: dict[str, int] = state.get("attempts", {})
     files = []
-    for path in ready_files(settings.drop_dir):
+    for path in ready_files(settings.drop_dir, settle_s=settings.drop_settle_seconds):
         sha = file_sha256(path)
         key = drop_key(path, sha, path.stat().st_mtime_ns)
         if launched.get(path.name, "").split("#")[0] == key:

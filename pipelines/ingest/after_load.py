@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 
 from pipelines.counting.accuracy import accuracy_totals
-from pipelines.counting.config import get_counting_config
 from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import RecountResult, mark_counted, sync_recounts
 from pipelines.ingest.recovery import dead_owner
@@ -78,7 +77,7 @@ def after_load(load_id: int, settings: Settings, *, today: date | None = None) -
         refreshed.change_report = write_change_report(
             changes, change_report_path(settings, load_id), file_name=file_name,
             load_id=load_id)
-    config = get_counting_config()
+    config = settings.counting
     with warehouse(settings.database) as con:
         if kind == "count_sheet":
             # The sheet's own dates were reconciled in its load transaction; this repeats it

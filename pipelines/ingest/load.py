@@ -294,7 +294,8 @@ def _write_mb52(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadCon
 
 def _write_counts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
                   day: date | None) -> dict[str, Any]:
-    return load_count_sheet(con, rows, ctx.load_id, ctx.now, ctx.file_name)
+    return load_count_sheet(con, rows, ctx.load_id, ctx.now, ctx.file_name,
+                            ctx.settings.counting)
 
 
 LOADERS: dict[ExportKind, KindLoader] = {

@@ -1,7 +1,10 @@
-"""The SQL of each warehouse table: the contract in DESIGN.md, in one place.
+"""The SQL of each warehouse table as it is today: the contract in DESIGN.md, in one place.
 
-Tables are created on first use (``CREATE ... IF NOT EXISTS``), so a fresh ``WICS_HOME`` needs
-no migration step. More columns are welcome; renaming one needs the whole project changed.
+``create_schema`` runs the migrations (``pipelines.warehouse.migrations``) each time the
+warehouse is opened for writing: a fresh ``WICS_HOME`` gets these tables from migration 1, a
+file made by an earlier WICS gets the migrations it lacks. Changing a table here therefore
+needs a migration too (see that module). More columns are welcome; renaming one needs the
+whole project changed.
 """
 
 from __future__ import annotations
@@ -134,7 +137,6 @@ TABLES: dict[str, str] = {
             rows_read      BIGINT,
             rows_loaded    BIGINT,
             status         VARCHAR NOT NULL,  -- running/loaded/rejected/duplicate/failed
-            forced         BOOLEAN NOT NULL DEFAULT FALSE,  -- loaded with --force/"load anyway"
             error          VARCHAR,
             summary        JSON,
             progress_phase VARCHAR,
@@ -143,6 +145,8 @@ TABLES: dict[str, str] = {
             started_at     TIMESTAMP NOT NULL,
             finished_at    TIMESTAMP,
             run_id         VARCHAR,
+            -- the columns below came with migration 2, which appends them in this order
+            forced         BOOLEAN DEFAULT FALSE,  -- loaded with --force / "load anyway"
             -- the process running the load, so a dead one's row can be marked failed
             pid            BIGINT,
             host           VARCHAR,
@@ -160,40 +164,9 @@ TABLES: dict[str, str] = {
 SEQUENCES = ("load_id", "count_schedule_id", "physical_count_id")
 
 
-# Columns added to existing tables after their first release: a warehouse file made before
-# gains them in place (a versioned migration step once pipelines/warehouse/migrations.py
-# exists). DuckDB's ADD COLUMN takes a default but no constraint.
-ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "load_log": (
-        ("forced", "BOOLEAN DEFAULT FALSE"),
-        ("pid", "BIGINT"),
-        ("host", "VARCHAR"),
-        ("boot_id", "VARCHAR"),
-        ("start_ticks", "BIGINT"),
-        ("refresh_state", "VARCHAR"),
-        ("refreshed_at", "TIMESTAMP"),
-        ("refresh_error", "VARCHAR"),
-    ),
-}
-
-
-def add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Add ADDED_COLUMNS that an older warehouse file lacks (reads only when none is missing)."""
-    added = []
-    for table, columns in ADDED_COLUMNS.items():
-        present = {r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}
-        for name, sql_type in columns:
-            if name not in present:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-                added.append(f"{table}.{name}")
-    return added
-
-
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table, sequence and index that does not exist yet."""
-    for name in SEQUENCES:
-        con.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START 1")
-    for ddl in TABLES.values():
-        con.execute(ddl)
-    add_missing_columns(con)
+    """Bring the file to today's schema: apply the migrations it lacks (outside a
+    transaction; each migration is one)."""
+    from pipelines.warehouse.migrations import migrate
+
+    migrate(con)
