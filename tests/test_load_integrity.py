@@ -305,7 +305,7 @@ def test_9_sigkill_during_the_database_write(wics_home, tmp_path):
     """A real `wics load` killed while it holds the write transaction."""
     import duckdb
 
-    from pipelines.demo.exports import write_demo_exports
+    from pipelines.demo.files import write_demo_exports
 
     mm60, mb52, text_mb52, _ = write_demo_exports(tmp_path / "demo", materials=20_000,
                                                   stock_rows=200_000, count_rows=10)
