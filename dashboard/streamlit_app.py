@@ -9,6 +9,7 @@ pages = st.navigation(
         "Warehouse": [
             st.Page("app_pages/overview.py", title="Overview", icon=":material/warehouse:",
                     default=True),
+            st.Page("app_pages/variances.py", title="Variances", icon=":material/difference:"),
             st.Page("app_pages/loads.py", title="SAP loads", icon=":material/upload_file:"),
         ],
     }
