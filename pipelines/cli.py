@@ -103,7 +103,7 @@ def _ensure_dagster_home(settings: Settings) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Write a demo drop, load it through the Dagster jobs, then add a quarter of counting."""
-    from pipelines.demo.warehouse import fill_demo_history, write_demo_drop
+    from pipelines.demo.warehouse import DEMO_COUNTERS, fill_demo_history, write_demo_drop
     from pipelines.warehouse.db import query, warehouse
 
     started = time.perf_counter()
@@ -123,6 +123,8 @@ def demo_command(args: argparse.Namespace) -> int:
             elif target.exists():
                 target.unlink()
         settings.ensure_dirs()
+    # Every schedule writer of this process (the load runs' refresh too) uses the demo's team.
+    os.environ.setdefault("WICS_COUNTERS", ",".join(DEMO_COUNTERS))
     today = date.today()
     files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
                             seed=args.seed)

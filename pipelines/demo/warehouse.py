@@ -51,6 +51,8 @@ from pipelines.demo.exports import (
 )
 from pipelines.warehouse.db import fetch
 
+# The demo's counting team; `wics demo` sets WICS_COUNTERS to it unless it is set already.
+DEMO_COUNTERS = COUNTERS
 HISTORY_WEEKS = 13
 MISSED_SHARE = 0.05  # planned lines nobody counted
 OUT_SHARE_FIRST, OUT_SHARE_LAST = 0.16, 0.07  # out-of-tolerance share, first and last week
@@ -123,7 +125,7 @@ def write_demo_drop(folder: Path, *, today: dt.date, materials: int = 2000,
 def demo_config(config: CountingConfig | None = None) -> CountingConfig:
     """The configured counting settings, with the demo's counters when none are configured."""
     config = config or get_counting_config()
-    return config if config.counters else replace(config, counters=COUNTERS)
+    return config if config.counters else replace(config, counters=DEMO_COUNTERS)
 
 
 def _counted_quantities(rng: np.random.Generator, lines: pl.DataFrame,
