@@ -9,6 +9,13 @@ def number(value: float | int | None, decimals: int = 0) -> str:
     return "–" if value is None else f"{value:,.{decimals}f}"
 
 
+def quantity(value: float | None) -> str:
+    """A quantity as SAP prints it, without trailing zeros: ``1,780.724``, ``313``."""
+    if value is None:
+        return "–"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def money(value: float | None, currency: str | None = None, decimals: int = 2) -> str:
     """``EUR 12,345.67`` (negative values keep their minus: ``EUR -1,200.00``)."""
     if value is None:

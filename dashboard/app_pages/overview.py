@@ -104,13 +104,12 @@ with left:
     else:
         st.dataframe(
             recounts.select("count_date", "material", "plant", "counter", "source_count_date",
-                            "variance_pct", "variance_value", "currency"),
-            hide_index=True, width="stretch", height=300,
+                            pl.col("variance_value").round(2), "currency"),
+            hide_index=True, width="stretch",
             column_config={
                 "count_date": st.column_config.DateColumn("Planned", format="YYYY-MM-DD"),
                 "material": "Material", "plant": "Plant", "counter": "Counter",
-                "variance_pct": st.column_config.NumberColumn("Variance %", format="%.1f %%"),
-                "source_count_date": st.column_config.DateColumn("Counted", format="YYYY-MM-DD"),
+                "source_count_date": st.column_config.DateColumn("Out on", format="YYYY-MM-DD"),
                 "variance_value": st.column_config.NumberColumn("Variance value",
                                                                 format="localized"),
                 "currency": "Curr.",
@@ -124,7 +123,8 @@ with right:
         st.caption("No file has been loaded yet.")
     else:
         st.dataframe(
-            loads.select("file_name", "status", "rows_loaded", "finished_at", "error"),
+            loads.select("file_name", "status", "rows_loaded", "finished_at",
+                         pl.col("error").fill_null("")),
             hide_index=True, width="stretch",
             column_config={
                 "file_name": "File", "status": "Status",

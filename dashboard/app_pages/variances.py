@@ -7,7 +7,13 @@ import altair as alt
 import polars as pl
 import streamlit as st
 from auth import current_user
-from formatting import main_and_other_currencies, money_by_currency, number, percent
+from formatting import (
+    main_and_other_currencies,
+    money_by_currency,
+    number,
+    percent,
+    quantity,
+)
 
 from pipelines.access import Action
 from pipelines.counting.calendar import next_working_day
@@ -117,9 +123,9 @@ if selected:
     with st.container(border=True):
         st.subheader(f"{line['material']} · plant {line['plant']} · {line['count_date']}")
         st.caption(
-            f"{line['description'] or ''} — counted {number(line['counted_qty'], 3)}, SAP "
-            f"{number(line['sap_qty'], 3)} (snapshot {line['sap_snapshot_date'] or 'none'}), "
-            f"variance {number(line['variance_qty'], 3)} = {percent(line['variance_pct'])}, "
+            f"{line['description'] or ''} — counted {quantity(line['counted_qty'])}, SAP "
+            f"{quantity(line['sap_qty'])} (snapshot {line['sap_snapshot_date'] or 'none'}), "
+            f"variance {quantity(line['variance_qty'])} = {percent(line['variance_pct'])}, "
             f"{money_by_currency([(line['currency'], line['variance_value'])])}; tolerance "
             f"±{line['tolerance_pct']:g} %")
         counts_col, sap_col = st.columns(2)
