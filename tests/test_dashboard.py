@@ -99,6 +99,17 @@ def test_each_load_shows_its_dagster_run_status_checks_and_link(wics_home, mm60_
     first = table[table["file_name"] == "MM60_2026-10-01.xlsx"].iloc[0]
     assert pd.isna(first["run_status"])  # loaded by `wics load`-style code, no Dagster run
 
+    from pipelines.defs.run_status import recent_problem_runs
+
+    problems = recent_problem_runs()
+    assert [p.run_id for p in problems] == [run.run_id]
+    assert any(c.startswith("sap_stock_fresh: latest MB52 snapshot is 2026-01-05")
+               for c in problems[0].failed_checks)
+    overview = _run()
+    text = " ".join(m.value for m in overview.markdown)
+    assert "1 load run failed or had a failed check" in text
+    assert f"/runs/{run.run_id}" in text and "checks failed:" in text
+
 
 def test_without_a_dagster_instance_the_page_says_so(loaded, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME")

@@ -138,8 +138,8 @@ with right:
     if problems is None:
         st.caption("Dagster run history is not available here (no DAGSTER_HOME instance).")
     elif problems:
-        st.markdown(f":red[:material/error: **{len(problems)} load runs failed or had a "
-                    "failed check**]")
+        runs = f"{len(problems)} load run" + ("s" if len(problems) != 1 else "")
+        st.markdown(f":red[:material/error: **{runs} failed or had a failed check**]")
         for run in problems[:5]:
             what = ("checks failed: " + "; ".join(run.failed_checks) if run.failed_checks
                     else "the run failed")
