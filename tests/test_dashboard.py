@@ -97,7 +97,8 @@ def test_each_load_shows_its_dagster_run_status_checks_and_link(wics_home, mm60_
     assert row["run_url"] == f"http://127.0.0.1:3000/runs/{run.run_id}"
     assert "negative" in row["failed_checks"]
     first = table[table["file_name"] == "MM60_2026-10-01.xlsx"].iloc[0]
-    assert pd.isna(first["run_status"])  # loaded by `wics load`-style code, no Dagster run
+    assert first["run_status"] == "-"  # loaded by `wics load`-style code, no Dagster run
+    assert pd.isna(first["run_url"])
 
     from pipelines.defs.run_status import recent_problem_runs
 

@@ -80,11 +80,13 @@ for column, (status, count) in zip(st.columns(status_counts.height),
 runs = load_runs(tuple(loads["run_id"].drop_nulls().head(RUNS_ASKED).to_list()))
 run_of = runs or {}
 loads_shown = loads.with_columns(
+    # "-": loaded without Dagster (`wics load`); "unknown": a run Dagster cannot tell about.
     run_status=pl.col("run_id").map_elements(
-        lambda r: run_of[r].status.lower() if r in run_of else None, return_dtype=pl.String),
+        lambda r: run_of[r].status.lower() if r in run_of else "unknown",
+        return_dtype=pl.String).fill_null("-"),
     failed_checks=pl.col("run_id").map_elements(
-        lambda r: "; ".join(run_of[r].failed_checks) if r in run_of else None,
-        return_dtype=pl.String),
+        lambda r: "; ".join(run_of[r].failed_checks) if r in run_of else "",
+        return_dtype=pl.String).fill_null(""),
     run_url=pl.col("run_id").map_elements(
         lambda r: f"{dagster_ui_url()}/runs/{r}", return_dtype=pl.String),
 )
