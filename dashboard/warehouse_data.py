@@ -18,13 +18,14 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from pipelines.access import Action, User, require
 from pipelines.counting import accuracy as accuracy_queries
 from pipelines.counting import variances as variance_queries
 from pipelines.defs import run_status
 from pipelines.ingest import quality
 from pipelines.ingest.load import free_name
 from pipelines.reports.change_report import material_changes
-from pipelines.reports.worksheets import write_variance_report
+from pipelines.reports.variance_report import write_variance_report
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query, warehouse
 
@@ -73,9 +74,11 @@ def stock_value_by_plant() -> pl.DataFrame:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def freshness(today: date) -> dict[str, dict[str, Any]]:
     """The MB52 and MM60 freshness rules of ingest/quality.py (the Dagster checks' rules)."""
+    settings = get_settings()
+
     def both(con: Any) -> dict[str, dict[str, Any]]:
-        stock = quality.stock_freshness(con, today)
-        master = quality.master_freshness(con, today)
+        stock = quality.stock_freshness(con, today, settings.holidays)
+        master = quality.master_freshness(con, today, settings.mm60_max_age_days)
         return {"mb52": {"passed": stock.passed, "message": stock.message, **stock.metadata},
                 "mm60": {"passed": master.passed, "message": master.message,
                          **master.metadata}}
@@ -118,9 +121,10 @@ def problem_runs() -> list[run_status.RunInfo] | None:
     return run_status.recent_problem_runs()
 
 
-def save_to_drop_folder(name: str, data: bytes) -> Path:
+def save_to_drop_folder(name: str, data: bytes, *, user: User) -> Path:
     """Put an uploaded file into drop/ for the sensor: written aside, then renamed, so the
-    sensor never sees half a file; an existing name gets a numbered one."""
+    sensor never sees half a file; an existing name gets a numbered one. Managers only."""
+    require(user, Action.UPLOAD_FILES)
     settings = get_settings()
     settings.ensure_dirs()
     target = free_name(settings.drop_dir, Path(name).name.strip() or "upload")
@@ -152,7 +156,8 @@ def line_counts(count_date: date, material: str, plant: str) -> pl.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def line_sap_stock(snapshot_date: date | None, material: str, plant: str) -> pl.DataFrame:
-    return _read(variance_queries.sap_lines_of, snapshot_date, material, plant)
+    return _read(variance_queries.sap_lines_of, snapshot_date, material, plant,
+                 config=get_settings().counting)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -6,15 +6,16 @@ import threading
 from datetime import date
 
 import pytest
-from test_demo_warehouse import build_demo
 
+from pipelines.accounts import add_account
 from pipelines.ingest.load import load_file
 
-from browser import chromium_page, streamlit_server, wait_for_script
-from conftest import REPO, mb52_row, mm60_row
+from browser import ARTIFACTS, chromium_page, sign_in, streamlit_server, wait_for_script
+from conftest import mb52_row, mm60_row
+from test_demo_warehouse import build_demo
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO / "tests" / "artifacts"
+PASSWORD = "correct horse"
 
 
 def page_screenshot(page, name: str) -> None:
@@ -29,8 +30,10 @@ def page_screenshot(page, name: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
 
 
-def open_page(page, url: str, path: str = "") -> str:
-    page.goto(f"{url}{path}")
+def open_page(page, url: str, title: str, path: str) -> str:
+    """Follow the sidebar link (a new URL would be a new session, signed out)."""
+    page.get_by_role("link", name=title).click()
+    page.wait_for_url(f"{url}{path}")
     wait_for_script(page)
     page.wait_for_timeout(1000)  # charts and tables paint after the script finishes
     body = page.inner_text("body")
@@ -42,37 +45,39 @@ def open_page(page, url: str, path: str = "") -> str:
 def demo_home(wics_home, monkeypatch):
     monkeypatch.setenv("WICS_COUNTERS", "ANA,BEN,CHRIS,DANA")
     build_demo(wics_home, today=date.today(), materials=600)
+    add_account(wics_home.home, "manager", "manager", PASSWORD)
     return wics_home
 
 
 def test_every_page_renders_on_the_demo_warehouse(demo_home):
     with streamlit_server(demo_home.home) as url, chromium_page() as page:
-        body = open_page(page, url)
+        page.goto(url)
+        sign_in(page, "manager", PASSWORD)
+        body = open_page(page, url, "Overview", "/")
         assert "Warehouse overview" in body and "Accuracy this week" in body
-        assert "Open recounts" in body and "MB52 stock** is fresh" not in body
-        assert "is fresh" in body and "Inventory record accuracy by week" in body
+        assert "Open recounts" in body and "is stale" not in body
+        assert "Inventory record accuracy by week" in body
         page_screenshot(page, "overview")
 
-        body = open_page(page, url, "/variances")
+        body = open_page(page, url, "Variances", "/variances")
         assert "Variance value by material" in body and "Distribution of variance %" in body
         # Drill into the biggest line: its counts and the SAP lines it was compared with.
         page.locator("[data-testid=stDataFrame]").first.click(position={"x": 18, "y": 55})
         page.get_by_text("SAP stock lines compared with").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Schedule a recount").wait_for()  # a manager may
         wait_for_script(page)
         page_screenshot(page, "variances")
 
-        body = open_page(page, url, "/loads")
+        body = open_page(page, url, "SAP loads", "/loads")
         assert "Changes of load 3" in body and "Materials:" in body
         assert "removed" in body and "changed" in body  # the change-type filter
         page_screenshot(page, "loads")
 
 
-def test_a_dropped_file_shows_its_progress_and_result(wics_home, mm60_file, mb52_file):
+def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb52_file):
     load_file(mm60_file([mm60_row(str(n)) for n in range(1, 40)]))
-    from warehouse_data import save_to_drop_folder
-
+    add_account(wics_home.home, "manager", "manager", PASSWORD)
     export = mb52_file([mb52_row(str(n)) for n in range(1, 40)], name="MB52_2026-11-20.xlsx")
-    dropped = save_to_drop_folder(export.name, export.read_bytes())  # what the upload does
     gate, calls = threading.Event(), []
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -81,8 +86,18 @@ def test_a_dropped_file_shows_its_progress_and_result(wics_home, mm60_file, mb52
             gate.wait(90)
 
     with streamlit_server(wics_home.home) as url, chromium_page() as page:
-        body = open_page(page, url, "/loads")
+        page.goto(url)
+        sign_in(page, "manager", PASSWORD)
+        body = open_page(page, url, "SAP loads", "/loads")
         assert "Loading now" not in body
+        page.get_by_text("Upload an export or a filled-in count sheet").click()
+        page.locator("input[type=file]").set_input_files(str(export))
+        page.get_by_role("button", name="Put into the drop folder").click()
+        page.get_by_text("is in the drop folder").wait_for(timeout=30_000)
+        dropped = wics_home.drop_dir / export.name
+        assert dropped.read_bytes() == export.read_bytes()
+
+        # The sensor's part: load the dropped file (held half-way by its progress callback).
         loader = threading.Thread(target=load_file, args=(dropped,),
                                   kwargs={"progress": progress})
         loader.start()

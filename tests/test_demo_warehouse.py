@@ -17,7 +17,7 @@ from pipelines.demo.warehouse import (
 )
 from pipelines.ingest.load import load_file
 from pipelines.reports.change_report import change_counts, material_changes
-from pipelines.settings import Settings
+from pipelines.settings import Settings, get_settings
 from pipelines.warehouse.db import query, warehouse
 
 TODAY = date(2026, 12, 2)  # a Wednesday
@@ -32,7 +32,7 @@ def build_demo(settings: Settings, *, today: date = TODAY, materials: int = 400,
         result = load_file(path)
         assert result.status == "loaded", (path.name, result.error)
     with warehouse(settings.database) as con:
-        fill_demo_history(con, today=today, seed=seed)
+        fill_demo_history(con, today=today, seed=seed, config=get_settings().counting)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,15 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipelines.access import Role, User
 from pipelines.counting.calendar import previous_working_day
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.ingest.load import load_file
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
+from auth import USER_KEY
 from conftest import REPO, mb52_row, mm60_row, write_text
 
 APP = str(REPO / "dashboard" / "streamlit_app.py")
@@ -28,6 +31,7 @@ def fresh_cache():
 
 def _overview() -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state[USER_KEY] = User("vera", Role.VIEWER)  # the overview is for everyone
     app.run()
     assert not app.exception, app.exception
     return app
@@ -56,11 +60,13 @@ def morning(wics_home, mm60_file, mb52_file):
     with warehouse(wics_home.database) as con:
         for material in ("1", "2", "3"):
             add_to_schedule(con, count_date=TODAY, material=material, plant="1000",
-                            counter="ANA", reason="cycle", created_by="test")
+                            counter="ANA", reason="cycle", created_by="test",
+                            settings=get_settings())
         for material, plant, quantity in (("1", "1000", "100"), ("2", "1000", "9*5"),
                                           ("9", "3000", 8)):
             add_count(con, count_date=TODAY, material=material, plant=plant,
-                      quantity=quantity, location="A-01", counter="ANA", entered_by="ANA")
+                      quantity=quantity, location="A-01", counter="ANA", entered_by="ANA",
+                      settings=get_settings())
     return wics_home
 
 

@@ -12,12 +12,15 @@ from pipelines.access import Role, User
 from pipelines.counting import variances as queries
 from pipelines.counting.records import add_count, void_count
 from pipelines.ingest.load import load_file
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import query, warehouse
 
+from auth import USER_KEY
 from conftest import REPO, mb52_row, mm60_row
 
 APP = str(REPO / "dashboard" / "streamlit_app.py")
 DAY = date(2026, 11, 3)
+VIEWER = User("vera", Role.VIEWER)
 
 
 @pytest.fixture(autouse=True)
@@ -48,13 +51,12 @@ def _count(settings, material: str, quantity: object, plant: str = "1000", day: 
     with warehouse(settings.database) as con:
         return add_count(con, count_date=day, material=material, plant=plant,
                          quantity=quantity, location=location, counter=counter,
-                         entered_by=counter)
+                         entered_by=counter, settings=get_settings())
 
 
-def _page(user: User | None = None, **state: object) -> AppTest:
+def _page(user: User = VIEWER, **state: object) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
-    if user is not None:
-        app.session_state["wics_user"] = user
+    app.session_state[USER_KEY] = user
     for key, value in state.items():
         app.session_state[key] = value
     app.run()
@@ -102,7 +104,8 @@ def test_a_void_removes_the_count_from_the_sums(stocked):
     before = _table(_page()).row(0, named=True)
     assert before["counted_qty"] == 101  # both locations add up: within A's 1 %
     with warehouse(stocked.database) as con:
-        void_count(con, second, voided_by="ANA", reason="counted twice")
+        void_count(con, second, voided_by="ANA", reason="counted twice",
+                   settings=get_settings())
     import streamlit as st
 
     st.cache_data.clear()
@@ -150,7 +153,7 @@ def test_drilling_into_a_line_shows_its_counts_and_sap_lines(counted):
     stock = pl.from_pandas(app.dataframe[2].value)
     assert sorted(stock["storage_location"].to_list()) == ["0001", "0002"]
     assert stock["in_basis"].sum() == 40
-    assert not [b for b in app.button if b.label == "Schedule a recount"]  # nobody signed in
+    assert not [b for b in app.button if b.label == "Schedule a recount"]  # a viewer
 
 
 def test_a_manager_schedules_a_recount_from_a_line(counted):
@@ -158,7 +161,7 @@ def test_a_manager_schedules_a_recount_from_a_line(counted):
     position = table["material"].to_list().index("3")
     selection = {"variance_table": {"selection": {"rows": [position], "columns": [],
                                                   "cells": []}}}
-    viewer = _page(User("vera", Role.VIEWER), **selection)
+    viewer = _page(VIEWER, **selection)
     assert "Only a manager can schedule a recount." in [c.value for c in viewer.caption]
     app = _page(User("maria", Role.MANAGER), **selection)
     app.button(key="FormSubmitter:recount-Schedule a recount").click().run()
@@ -192,7 +195,7 @@ def test_an_empty_warehouse_says_nothing_is_counted(wics_home):
 def test_domain_counts_of_a_line_keep_voided_rows(counted):
     with warehouse(counted.database) as con:
         first = queries.counts_of_line(con, DAY, "1", "1000")["count_id"].item()
-        void_count(con, first, voided_by="ANA", reason="wrong bin")
+        void_count(con, first, voided_by="ANA", reason="wrong bin", settings=get_settings())
         rows = queries.counts_of_line(con, DAY, "1", "1000")
         assert rows["void_reason"].to_list() == ["wrong bin"]
         lines = queries.find_variances(con, start=DAY, end=DAY, plants=["1000"])

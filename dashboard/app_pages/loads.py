@@ -3,12 +3,12 @@ run and checks) and what each material-list update changed."""
 
 import polars as pl
 import streamlit as st
-from auth import current_user
 
 from pipelines.access import Action
 from pipelines.defs.run_status import dagster_ui_url
 from pipelines.reports.change_report import change_counts
 
+from auth import current_user
 from warehouse_data import (
     clear_caches,
     load_runs,
@@ -24,7 +24,7 @@ RUNS_ASKED = 50  # Dagster keeps each run's events in its own file: ask about th
 st.title("SAP loads")
 
 user = current_user()
-if user is not None and user.may(Action.UPLOAD_FILES):
+if user is not None and user.may(Action.UPLOAD_FILES):  # managers upload
     with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
         uploaded = st.file_uploader(
             "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
@@ -32,7 +32,7 @@ if user is not None and user.may(Action.UPLOAD_FILES):
         )
         if uploaded and st.button("Put into the drop folder", type="primary"):
             for file in uploaded:
-                path = save_to_drop_folder(file.name, file.getvalue())
+                path = save_to_drop_folder(file.name, file.getvalue(), user=user)
                 st.success(f"{path.name} is in the drop folder; Dagster loads it within a "
                            "minute and it appears below.")
 

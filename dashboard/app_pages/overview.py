@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import altair as alt
 import polars as pl
 import streamlit as st
-from formatting import main_and_other_currencies, number, percent
 
+from formatting import main_and_other_currencies, number, percent
 from warehouse_data import (
     accuracy,
     accuracy_totals,

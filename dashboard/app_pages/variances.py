@@ -6,6 +6,13 @@ from datetime import date, timedelta
 import altair as alt
 import polars as pl
 import streamlit as st
+
+from pipelines.access import Action
+from pipelines.counting.calendar import next_working_day
+from pipelines.counting.schedule import ScheduleError, add_to_schedule
+from pipelines.settings import get_settings
+from pipelines.warehouse.db import warehouse
+
 from auth import current_user
 from formatting import (
     main_and_other_currencies,
@@ -14,13 +21,6 @@ from formatting import (
     percent,
     quantity,
 )
-
-from pipelines.access import Action
-from pipelines.counting.calendar import next_working_day
-from pipelines.counting.config import get_counting_config
-from pipelines.counting.schedule import ScheduleError, add_to_schedule
-from pipelines.warehouse.db import warehouse
-
 from warehouse_data import (
     accuracy,
     clear_caches,
@@ -170,11 +170,11 @@ if selected:
 
         user = current_user()
         if user is not None and user.may(Action.CHANGE_SCHEDULE):
-            config = get_counting_config()
+            settings = get_settings()
             with st.form("recount", border=False):
                 day_col, why_col, go_col = st.columns([1, 3, 1], vertical_alignment="bottom")
                 recount_day = day_col.date_input(
-                    "Recount on", value=next_working_day(date.today(), config.holidays),
+                    "Recount on", value=next_working_day(date.today(), settings.holidays),
                     min_value=date.today())
                 why = why_col.text_input(
                     "Why", value=f"variance {percent(line['variance_pct'])} on "
@@ -185,7 +185,7 @@ if selected:
                             schedule_id = add_to_schedule(
                                 con, count_date=recount_day, material=line["material"],
                                 plant=line["plant"], reason="recount", requested_by=user.name,
-                                note=why, created_by=user.name)
+                                note=why, created_by=user.name, settings=settings)
                     except ScheduleError as error:
                         st.error(str(error))
                     else:

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import basis_expression
 from pipelines.warehouse.db import fetch
 
@@ -105,13 +105,12 @@ def sap_lines_of(
     material: str,
     plant: str,
     *,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The MB52 lines of ``snapshot_date`` a variance line was compared with; ``in_basis`` is
     what reconciliation summed from each (the configured stock basis)."""
     if snapshot_date is None:
         return pl.DataFrame()
-    config = config or get_counting_config()
     return fetch(
         con,
         f"""SELECT st.storage_location, st.batch, st.special_stock, st.unrestricted,

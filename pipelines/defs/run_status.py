@@ -12,13 +12,19 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pipelines.settings import get_settings
+
 LOAD_JOBS = ("load_mm60", "load_mb52", "load_count_sheet")
-DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 def dagster_ui_url() -> str:
-    """Base URL of the Dagster UI (``WICS_DAGSTER_URL``; ``wics up`` serves it on :3000)."""
-    return os.environ.get("WICS_DAGSTER_URL", "").strip().rstrip("/") or DEFAULT_UI_URL
+    """Base URL of the Dagster UI: ``WICS_DAGSTER_URL``, else where ``wics up`` serves it."""
+    settings = get_settings()
+    if settings.dagster_url.strip():
+        return settings.dagster_url.strip().rstrip("/")
+    # A server bound to every interface is reached on this machine through loopback.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.dagster_port}"
 
 
 def run_url(run_id: str) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.counting.calendar import next_working_day, previous_working_day, working_days
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import reconcile, sap_quantities
 from pipelines.counting.records import insert_counts
 from pipelines.counting.schedule import (
@@ -39,15 +39,14 @@ from pipelines.counting.schedule import (
     sync_recounts,
     write_cycle_plan,
 )
-from pipelines.demo.exports import (
+from pipelines.demo.files import write_spreadsheet_text, write_xlsx
+from pipelines.demo.generate import (
     COUNTERS,
-    _next_day,
     churn_master,
     generate_counts,
     generate_master,
     generate_stock,
-    write_spreadsheet_text,
-    write_xlsx,
+    next_day_stock,
 )
 from pipelines.warehouse.db import fetch
 
@@ -97,7 +96,7 @@ def write_demo_drop(folder: Path, *, today: dt.date, materials: int = 2000,
     master = churn_master(old_master, seed=seed + 1)
     old_stock = generate_stock(old_master, stock_rows, seed=seed + 2)
     stock = generate_stock(master, stock_rows, seed=seed + 3)
-    next_stock = _next_day(stock, master, seed + 4)
+    next_stock = next_day_stock(stock, master, seed + 4)
     counts = generate_counts(next_stock, today, count_rows, seed=seed + 5)
 
     def stamp(day: dt.date) -> dt.datetime:
@@ -122,9 +121,8 @@ def write_demo_drop(folder: Path, *, today: dt.date, materials: int = 2000,
     ]
 
 
-def demo_config(config: CountingConfig | None = None) -> CountingConfig:
+def demo_config(config: CountingConfig) -> CountingConfig:
     """The configured counting settings, with the demo's counters when none are configured."""
-    config = config or get_counting_config()
     return config if config.counters else replace(config, counters=DEMO_COUNTERS)
 
 
@@ -197,7 +195,7 @@ def _sap_and_tolerance(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame,
 
 
 def _write_counts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, rng: np.random.Generator,
-                  *, refresh: bool) -> int:
+                  *, config: CountingConfig) -> int:
     """Insert count rows one counter and day at a time (entered by that counter, that day)."""
     written = 0
     for (day, counter), group in rows.group_by("count_date", "counter", maintain_order=True):
@@ -206,12 +204,12 @@ def _write_counts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, rng: np.ra
         written += insert_counts(
             con, group.select("count_date", "material", "plant", "location", "quantity",
                               "quantity_expr", "counter"),
-            entered_by=str(counter), entered_at=entered_at, refresh=refresh)
+            entered_by=str(counter), entered_at=entered_at, refresh=False, config=config)
     return written
 
 
-def fill_demo_history(con: duckdb.DuckDBPyConnection, *, today: dt.date, seed: int = 7,
-                      config: CountingConfig | None = None) -> DemoHistory:
+def fill_demo_history(con: duckdb.DuckDBPyConnection, *, today: dt.date,
+                      config: CountingConfig, seed: int = 7) -> DemoHistory:
     """Counting history, recounts, today's schedule and part of today's counts (see module)."""
     started = time.perf_counter()
     config = demo_config(config)
@@ -266,7 +264,7 @@ def fill_demo_history(con: duckdb.DuckDBPyConnection, *, today: dt.date, seed: i
         recount_lines.select("count_date", "material", "plant", "counter", "counted",
                              "decimal"),
     ]))
-    written = _write_counts(con, rows, rng, refresh=False)
+    written = _write_counts(con, rows, rng, config=config)
     reconcile(con, config=config)
     mark_counted(con)
 
@@ -285,7 +283,7 @@ def fill_demo_history(con: duckdb.DuckDBPyConnection, *, today: dt.date, seed: i
             np.full(done.height, OUT_SHARE_LAST))
         today_rows = _count_rows(rng, today_lines.select(
             "count_date", "material", "plant", "counter", "counted", "decimal"))
-        written += _write_counts(con, today_rows, rng, refresh=False)
+        written += _write_counts(con, today_rows, rng, config=config)
         # What insert_counts' refresh does, with the demo's counters for the new recounts.
         reconcile(con, count_dates=[today], config=config)
         mark_counted(con)
