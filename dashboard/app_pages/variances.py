@@ -133,7 +133,8 @@ if selected:
         counts_col.dataframe(
             line_counts(line["count_date"], line["material"], line["plant"]).select(
                 "counter", "storage_location", "location", "quantity", "quantity_expr",
-                "entered_by", "entered_at", "voided_at", "notes"),
+                "entered_by", "entered_at", "voided_at", "notes",
+            ).with_columns(pl.col(pl.String).fill_null("")),
             hide_index=True, width="stretch",
             column_config={
                 "counter": "Counter", "storage_location": "SLoc", "location": "Location",
@@ -155,7 +156,8 @@ if selected:
         else:
             sap_col.dataframe(
                 stock.select("storage_location", "batch", "special_stock", "unrestricted",
-                             "quality_inspection", "blocked", "in_basis"),
+                             "quality_inspection", "blocked", "in_basis",
+                             ).with_columns(pl.col(pl.String).fill_null("")),
                 hide_index=True, width="stretch",
                 column_config={
                     "storage_location": "SLoc", "batch": "Batch", "special_stock": "S",
