@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     dashboard_port: Annotated[int, Field(ge=1, le=65535)] = 8501
     # What `wics up` prints of Dagster: warning hides the info line of every sensor tick.
     dagster_log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+    # The Dagster UI as a browser reaches it (the dashboard links runs there); empty:
+    # http://<host>:<dagster port>.
+    dagster_url: str = ""
     # Counting (reconciliation and the cycle-count schedule); see docs/counting.md.
     stock_basis: Annotated[tuple[str, ...], NoDecode] = STOCK_BASES["physical"]
     tolerance_a: Percent = 1.0

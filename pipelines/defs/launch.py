@@ -26,12 +26,13 @@ def load_through_dagster(path: Path) -> dg.ExecuteInProcessResult:
     )
 
 
-def plan_counts_through_dagster() -> dg.ExecuteInProcessResult:
-    """Run ``counting_refresh`` as the 05:00 schedule does (today's plan included)."""
+def plan_counts_through_dagster(include_today: bool = True) -> dg.ExecuteInProcessResult:
+    """Run ``counting_refresh`` as the 05:00 schedule does (``include_today``: today's planned
+    cycle lines replanned too)."""
     from pipelines.definitions import defs
 
     return defs().resolve_job_def("counting_refresh").execute_in_process(
-        run_config={"ops": {"count_schedule": {"config": {"include_today": True}}},
+        run_config={"ops": {"count_schedule": {"config": {"include_today": include_today}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=dg.DagsterInstance.get(),
         raise_on_error=False,
