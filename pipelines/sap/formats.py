@@ -21,7 +21,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import fastexcel
-import numpy as np
 import polars as pl
 
 from pipelines.sap.headers import HeaderMatch, match_header
@@ -77,6 +76,18 @@ _CP1252_TABLE = "".join(
 )
 
 
+def _has_utf8_pair(data: bytes) -> bool:
+    """Whether a UTF-8 lead byte is followed by a continuation byte anywhere in ``data``
+    (``[\\xc2-\\xf4][\\x80-\\xbf]``), looking only at the bytes above ASCII."""
+    import numpy as np  # not at import: numpy costs every start of ``wics`` a tenth of a second
+
+    codes = np.frombuffer(data, dtype=np.uint8)
+    high = np.flatnonzero(codes >= 0x80)
+    high = high[high + 1 < len(codes)]
+    lead, follower = codes[high], codes[high + 1]
+    return bool(np.any((lead >= 0xC2) & (lead <= 0xF4) & (follower >= 0x80) & (follower <= 0xBF)))
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode text bytes; returns the text and the encoding found."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -92,7 +103,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        if re.search(rb"[\xc2-\xf4][\x80-\xbf]", data) is None:
+        if not _has_utf8_pair(data):
             # No byte pair of a UTF-8 sequence: every byte above ASCII is a cp1252 byte.
             return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0], "cp1252"
         return data.decode("utf-8", errors="wics_cp1252"), "utf-8 with cp1252 bytes"
@@ -267,6 +278,8 @@ def check_line_lengths(data: bytes, max_field_chars: int) -> None:
     limit = max_field_chars * LINE_LIMIT_FIELDS
     if len(data) <= limit:
         return
+    import numpy as np
+
     # The line lengths of the whole file at once: the positions of its newlines, differenced.
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
     starts = np.concatenate(([0], ends + 1))
