@@ -302,8 +302,9 @@ _OTHER_LINE_BREAKS = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 _PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 
-def text_lines(data: bytes) -> tuple[pl.Series, str]:
-    """The lines of a text export (as ``str.splitlines`` cuts them) and the encoding found.
+def text_lines(data: bytes, max_field_chars: int = 131_072) -> tuple[pl.Series, str]:
+    """The lines of a text export (as ``str.splitlines`` cuts them) and the encoding found;
+    a line over the length limit is refused first (``check_line_lengths``).
 
     Valid UTF-8 goes to polars' line reader as it is; other bytes are decoded losslessly
     (``decode_text``) and handed over re-encoded. Only a file with line breaks other than
@@ -320,8 +321,15 @@ def text_lines(data: bytes) -> tuple[pl.Series, str]:
             lines = _polars_lines(plain)
         except pl.exceptions.ComputeError:  # not valid UTF-8
             lines = None
+    if lines is not None:
+        # Each line's bytes as polars holds them, plus the "\r" it cut: an upper bound of the
+        # file's own line lengths, so the exact check runs only when a line comes near it.
+        longest = lines.str.len_bytes().max()
+        if isinstance(longest, int) and longest + 1 > max_field_chars * LINE_LIMIT_FIELDS:
+            check_line_lengths(data, max_field_chars)
     text: str | None = None
     if lines is None:
+        check_line_lengths(data, max_field_chars)  # before decoding: no giant line decoded
         text, encoding = decode_text(data)
         lines = _polars_lines(text.encode("utf-8"))
     if lines.str.contains(_OTHER_LINE_BREAKS).any():
@@ -453,8 +461,7 @@ def _grid_from_fields(fields: pl.Series, first_number: int) -> pl.DataFrame:
 
 
 def read_text(data: bytes, max_field_chars: int = 131_072) -> Grid:
-    check_line_lengths(data, max_field_chars)
-    lines, encoding = text_lines(data)
+    lines, encoding = text_lines(data, max_field_chars)
     best = _find_text_header(lines.head(HEADER_SEARCH_ROWS).to_list())
     if best is None:
         raise UnreadableFile(_no_header_message())
