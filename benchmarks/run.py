@@ -139,7 +139,10 @@ def measure(task: str, args: dict, timeout: float | None = None) -> dict:
         if line.startswith(RESULT_MARK):
             result = json.loads(line[len(RESULT_MARK):])
             result["process_seconds"] = seconds
-            result["process_peak_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
+            # ru_maxrss (KiB) is the kernel's high-water mark at exit; a worker that resets it
+            # between phases reports its own peak of every phase, so take the higher.
+            result["process_peak_mib"] = max(usage.ru_maxrss / 1024,
+                                             result.get("peak_rss_mib", 0.0))
             return result
     raise MeasurementFailed(
         f"{task} failed (exit {os.waitstatus_to_exitcode(status)}):\n{stderr[-4000:]}"
