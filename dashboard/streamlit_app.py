@@ -9,6 +9,8 @@ pages = st.navigation(
         "Warehouse": [
             st.Page("app_pages/overview.py", title="Overview", icon=":material/warehouse:",
                     default=True),
+            st.Page("app_pages/materials.py", title="Materials", icon=":material/search:"),
+            st.Page("app_pages/counts.py", title="Counts", icon=":material/fact_check:"),
             st.Page("app_pages/loads.py", title="SAP loads", icon=":material/upload_file:"),
         ],
     }

@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
 from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.materials import last_locations
 from pipelines.counting.reconcile import sap_quantities
 from pipelines.reports.xlsx import (
     BOLD,
@@ -98,29 +99,7 @@ def worksheet_lines(
            GROUP BY ALL""",
         {"day": count_date, "plant": plant, "counted": include_counted},
     )
-    last = fetch(
-        con,
-        f"""WITH seen AS (
-                SELECT material, plant, storage_location,
-                       coalesce(storage_location || '/', '') || location AS place,
-                       max(count_date) AS last_seen
-                FROM physical_count
-                WHERE voided_at IS NULL AND location IS NOT NULL AND count_date < $day
-                GROUP BY ALL
-            ),
-            ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY material, plant
-                                             ORDER BY last_seen DESC, place) AS n
-                FROM seen
-            )
-            SELECT material, plant,
-                   string_agg(place, ', ' ORDER BY n) AS last_locations,
-                   list(DISTINCT storage_location) FILTER (storage_location IS NOT NULL)
-                       AS counted_storage_locations
-            FROM ranked WHERE n <= {LAST_LOCATIONS}
-            GROUP BY material, plant""",
-        {"day": count_date},
-    )
+    last = last_locations(con, before=count_date, places=LAST_LOCATIONS)
     lines = lines.join(last, on=["material", "plant"], how="left")
     keys = lines.select(pl.lit(count_date).alias("count_date"), "material", "plant")
     by_location = sap_quantities(con, keys, by_storage_location=True, config=config) \

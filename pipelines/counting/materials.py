@@ -1,0 +1,360 @@
+"""One material in the warehouse: find it, and everything WICS knows about it.
+
+The Materials page of the dashboard reads through these functions (and nothing else), so the
+search, the "part locations" report and the histories are the same in the dashboard, the CLI
+and the tests:
+
+- ``search_materials``: by number, with or without leading zeros (the one normalisation of
+  ``pipelines/sap/material.py``), by the start of a number, or by words of the description;
+- ``material_record``: a material × plant's master data;
+- ``stock_history``: its SAP stock by storage location in every snapshot of its plant (the
+  stock basis reconciliation compares counts with, and unrestricted and value beside it);
+- ``part_locations``: where it was last found, one row per place (storage location × bin) from
+  the non-voided counts, for one material or for all of them (the "part locations" report of
+  the system WICS replaces); ``last_locations`` condenses it to the few latest places per
+  material, as the count worksheets print them;
+- ``material_counts`` (every entry, voided ones included), ``material_variances`` (the
+  reconciliation per count date), ``material_schedule`` and ``material_change_history`` (what
+  each MM60 load changed).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines.access import AccessDenied, Action, User, require_owner_or
+from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.reconcile import basis_expression
+from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
+from pipelines.settings import get_settings
+from pipelines.warehouse.db import fetch
+
+SEARCH_LIMIT = 50
+MAX_SEARCH_WORDS = 6  # words of a description search; more add nothing but SQL
+
+
+def material_key(material: object) -> str | None:
+    """A typed material number as the warehouse keys it (ALPHA: leading zeros dropped)."""
+    return normalise_material_value(material,
+                                    lexicographic=get_settings().lexicographic_materials)
+
+
+def _plant(plant: object) -> str | None:
+    if plant is None:
+        return None
+    return pl.select(normalise_plant(pl.lit(str(plant), dtype=pl.String))).item()
+
+
+def search_materials(
+    con: duckdb.DuckDBPyConnection,
+    text: str | None,
+    *,
+    plant: str | None = None,
+    limit: int = SEARCH_LIMIT,
+) -> pl.DataFrame:
+    """Material × plant rows matching ``text``, best first.
+
+    Exact number first (``000000000010000001`` finds ``10000001``), then numbers starting with
+    it, then descriptions holding every word of it (case-insensitive); active before inactive.
+    Empty text finds nothing.
+    """
+    typed = pl.select(clean_text(pl.lit(text or "", dtype=pl.String))).item()
+    if not typed:
+        return fetch(con, "SELECT * FROM material LIMIT 0").select(
+            "material", "plant", "description", "material_type", "abc_indicator", "base_uom",
+            "is_active").with_columns(match=pl.lit(None, dtype=pl.String))
+    number = material_key(typed)
+    words = [w for w in typed.lower().split() if w][:MAX_SEARCH_WORDS]
+    # One bound parameter per word: the SQL's shape depends on how many, never on what.
+    described = " AND ".join(
+        f"contains(lower(coalesce(description, '')), $w{i})" for i in range(len(words)))
+    return fetch(
+        con,
+        f"""SELECT material, plant, description, material_type, abc_indicator, base_uom,
+                   is_active,
+                   CASE WHEN material = $number THEN 'number'
+                        WHEN starts_with(material, $number) THEN 'number starts with'
+                        ELSE 'description' END AS match
+            FROM material
+            WHERE (material = $number OR starts_with(material, $number) OR ({described}))
+              AND (CAST($plant AS VARCHAR) IS NULL OR plant = $plant)
+            ORDER BY CASE match WHEN 'number' THEN 0 WHEN 'number starts with' THEN 1
+                                ELSE 2 END,
+                     is_active DESC, length(material), material, plant
+            LIMIT $limit""",
+        {"number": number, "plant": _plant(plant), "limit": limit,
+         **{f"w{i}": w for i, w in enumerate(words)}},
+    )
+
+
+def material_record(con: duckdb.DuckDBPyConnection, material: object,
+                    plant: object) -> dict[str, Any] | None:
+    """The master data of one material × plant (None when the material master lacks it)."""
+    rows = fetch(
+        con,
+        """SELECT m.*, l.file_name AS loaded_from, l.finished_at AS loaded_at
+           FROM material m LEFT JOIN load_log l USING (load_id)
+           WHERE m.material = ? AND m.plant = ?""",
+        [material_key(material), _plant(plant)],
+    )
+    return rows.row(0, named=True) if rows.height else None
+
+
+def stock_history(
+    con: duckdb.DuckDBPyConnection,
+    material: object,
+    plant: object,
+    *,
+    since: date | None = None,
+    config: CountingConfig | None = None,
+) -> pl.DataFrame:
+    """SAP stock of a material × plant per snapshot × storage location.
+
+    Every snapshot of the plant (from ``since``) appears for every storage location the
+    material had stock lines in: a snapshot without a line of it is stock 0 there, not a gap.
+    ``sap_qty`` is the configured stock basis (what counts are compared with).
+    """
+    config = config or get_counting_config()
+    basis = basis_expression(config)
+    return fetch(
+        con,
+        f"""WITH lines AS (
+                SELECT snapshot_date, coalesce(storage_location, '') AS storage_location,
+                       sum({basis}) AS sap_qty, sum(st.unrestricted) AS unrestricted,
+                       sum(st.in_transit) AS in_transit,
+                       sum(st.value_unrestricted) AS value_unrestricted,
+                       count(*) AS stock_lines
+                FROM sap_stock st
+                WHERE st.material = $material AND st.plant = $plant
+                  AND (CAST($since AS DATE) IS NULL OR st.snapshot_date >= $since)
+                GROUP BY ALL
+            ),
+            dates AS (
+                SELECT DISTINCT snapshot_date FROM sap_stock
+                WHERE plant = $plant
+                  AND (CAST($since AS DATE) IS NULL OR snapshot_date >= $since)
+            ),
+            places AS (SELECT DISTINCT storage_location FROM lines)
+            SELECT d.snapshot_date, p.storage_location,
+                   coalesce(l.sap_qty, 0) AS sap_qty,
+                   coalesce(l.unrestricted, 0) AS unrestricted,
+                   coalesce(l.in_transit, 0) AS in_transit,
+                   coalesce(l.value_unrestricted, 0) AS value_unrestricted,
+                   coalesce(l.stock_lines, 0) AS stock_lines
+            FROM dates d CROSS JOIN places p
+            LEFT JOIN lines l USING (snapshot_date, storage_location)
+            ORDER BY d.snapshot_date, p.storage_location""",
+        {"material": material_key(material), "plant": _plant(plant), "since": since},
+    )
+
+
+def _places_sql(where: str) -> str:
+    """Places (storage location × bin) a material × plant was found in, latest first.
+
+    From non-voided counts with a location, quantities or not ("location seen" entries say
+    where a material is too). ``where`` adds conditions on physical_count ``p``.
+    """
+    return f"""
+places AS (
+    SELECT p.material, p.plant, p.storage_location, p.location, p.count_date,
+           sum(p.quantity) AS quantity,
+           string_agg(DISTINCT p.counter, ', ' ORDER BY p.counter) AS counters
+    FROM physical_count p
+    WHERE p.voided_at IS NULL AND p.location IS NOT NULL {where}
+    GROUP BY ALL
+),
+found AS (
+    SELECT material, plant, storage_location, location,
+           coalesce(storage_location || '/', '') || location AS place,
+           max(count_date) AS last_seen,
+           arg_max_null(quantity, count_date) AS last_quantity,
+           arg_max_null(counters, count_date) AS last_counters,
+           count(*) AS days_seen,
+           min(count_date) AS first_seen
+    FROM places GROUP BY ALL
+)"""
+
+
+def part_locations(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    material: object = None,
+    plant: object = None,
+    before: date | None = None,
+) -> pl.DataFrame:
+    """Where materials were last found: one row per material × plant × place.
+
+    ``last_quantity`` is what was counted there on ``last_seen`` (null: seen, not counted).
+    Without ``material`` it is the report for every material, by material and latest place.
+    ``before`` looks only at counts before that day.
+    """
+    return fetch(
+        con,
+        f"""WITH {_places_sql('''
+                AND (CAST($material AS VARCHAR) IS NULL OR p.material = $material)
+                AND (CAST($plant AS VARCHAR) IS NULL OR p.plant = $plant)
+                AND (CAST($before AS DATE) IS NULL OR p.count_date < $before)''')}
+            SELECT f.material, f.plant, m.description, f.storage_location, f.location,
+                   f.last_seen, f.last_quantity, m.base_uom, f.last_counters, f.days_seen,
+                   f.first_seen
+            FROM found f LEFT JOIN material m USING (material, plant)
+            ORDER BY f.material, f.plant, f.last_seen DESC, f.place""",
+        {"material": material_key(material) if material is not None else None,
+         "plant": _plant(plant), "before": before},
+    )
+
+
+def last_locations(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    before: date | None = None,
+    places: int = 3,
+) -> pl.DataFrame:
+    """The latest ``places`` places of every material × plant found before ``before``.
+
+    ``last_locations`` is text such as ``0001/R04-B-2, 0002/OVERFLOW-1`` (latest first), and
+    ``counted_storage_locations`` the storage locations among them (worksheets by storage
+    location use them for materials without stock).
+    """
+    return fetch(
+        con,
+        f"""WITH {_places_sql(
+                "AND (CAST($before AS DATE) IS NULL OR p.count_date < $before)")},
+            ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY material, plant
+                                             ORDER BY last_seen DESC, place) AS n
+                FROM found
+            )
+            SELECT material, plant,
+                   string_agg(place, ', ' ORDER BY n) AS last_locations,
+                   list(DISTINCT storage_location) FILTER (storage_location IS NOT NULL)
+                       AS counted_storage_locations
+            FROM ranked WHERE n <= $places
+            GROUP BY material, plant""",
+        {"before": before, "places": places},
+    )
+
+
+def material_counts(con: duckdb.DuckDBPyConnection, material: object,
+                    plant: object) -> pl.DataFrame:
+    """Every count entry of a material × plant, newest first, voided and replaced ones too."""
+    return fetch(
+        con,
+        """SELECT count_id, count_date, storage_location, location, quantity, quantity_expr,
+                  counter, notes, movement_during_count, possibly_not_received, entered_by,
+                  entered_at, voided_at, voided_by, void_reason, replaces_count_id, load_id,
+                  (SELECT min(r.count_id) FROM physical_count r
+                   WHERE r.replaces_count_id = p.count_id) AS replaced_by
+           FROM physical_count p WHERE material = ? AND plant = ?
+           ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
+        [material_key(material), _plant(plant)],
+    )
+
+
+def material_variances(con: duckdb.DuckDBPyConnection, material: object,
+                       plant: object) -> pl.DataFrame:
+    """The reconciliation of every count date of a material × plant, newest first."""
+    return fetch(
+        con,
+        """SELECT count_date, counted_qty, sap_snapshot_date, sap_qty, variance_qty,
+                  variance_pct, variance_value, currency, tolerance_pct, within_tolerance,
+                  needs_recount, count_lines, counters
+           FROM count_variance WHERE material = ? AND plant = ?
+           ORDER BY count_date DESC""",
+        [material_key(material), _plant(plant)],
+    )
+
+
+def material_schedule(con: duckdb.DuckDBPyConnection, material: object,
+                      plant: object) -> pl.DataFrame:
+    """Every schedule line of a material × plant (past and planned), newest date first."""
+    return fetch(
+        con,
+        """SELECT schedule_id, count_date, storage_location, counter, reason, status,
+                  counted_on, priority, requested_by, request_note, source_count_date,
+                  created_by, created_at
+           FROM count_schedule WHERE material = ? AND plant = ?
+           ORDER BY count_date DESC, priority, schedule_id DESC""",
+        [material_key(material), _plant(plant)],
+    )
+
+
+def material_change_history(con: duckdb.DuckDBPyConnection, material: object,
+                            plant: object) -> pl.DataFrame:
+    """What each MM60 load changed in a material × plant (added, removed, fields), newest
+    load first."""
+    return fetch(
+        con,
+        """SELECT c.changed_at, c.load_id, l.file_name, c.change, c.field, c.old_value,
+                  c.new_value
+           FROM material_change c LEFT JOIN load_log l USING (load_id)
+           WHERE c.material = ? AND c.plant = ?
+           ORDER BY c.changed_at DESC, c.load_id DESC,
+                    CASE c.change WHEN 'added' THEN 1 WHEN 'reactivated' THEN 2
+                                  WHEN 'changed' THEN 3 ELSE 4 END, c.field""",
+        [material_key(material), _plant(plant)],
+    )
+
+
+def counters_seen(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Everyone who counted or entered a count, for filters."""
+    return fetch(
+        con,
+        """SELECT DISTINCT name FROM (
+               SELECT counter AS name FROM physical_count
+               UNION SELECT entered_by FROM physical_count)
+           WHERE name IS NOT NULL ORDER BY name""",
+    )["name"].to_list()
+
+
+def entry_state() -> pl.Expr:
+    """``counts`` (live), ``corrected`` (replaced by a correction) or ``voided``."""
+    return (pl.when(pl.col("voided_at").is_null()).then(pl.lit("counts"))
+            .when(pl.col("replaced_by").is_not_null()).then(pl.lit("corrected"))
+            .otherwise(pl.lit("voided")).alias("state"))
+
+
+def count_totals(counts: pl.DataFrame) -> dict[str, int]:
+    """Headline figures of a list of count entries (voided ones left out of every sum)."""
+    live = counts.filter(pl.col("voided_at").is_null()) if "voided_at" in counts.columns \
+        else counts
+    counted = live.filter(pl.col("quantity").is_not_null())
+    return {
+        "entries": live.height,
+        "counted": counted.height,
+        "location_only": live.height - counted.height,
+        "materials": live.select("material", "plant").n_unique() if live.height else 0,
+        "voided": counts.height - live.height,
+    }
+
+
+def counted_per_day(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counted quantity per count date × material × plant of a list of entries: the sum
+    reconciliation compares with SAP (non-voided counted quantities only)."""
+    live = counts.filter(pl.col("voided_at").is_null() & pl.col("quantity").is_not_null())
+    return (
+        live.group_by("count_date", "material", "plant")
+        .agg(pl.col("description").first() if "description" in live.columns
+             else pl.lit(None, dtype=pl.String).alias("description"),
+             pl.col("quantity").sum().alias("counted_qty"),
+             pl.len().alias("entries"),
+             pl.col("counter").drop_nulls().unique().sort().str.join(", ").alias("counters"))
+        .sort(["count_date", "material", "plant"], descending=[True, False, False])
+    )
+
+
+def may_change_count(user: User | None, entered_by: str | None) -> bool:
+    """Whether ``user`` may edit or void a count entered by ``entered_by`` (counters their
+    own, managers everyone's): the rule the write functions enforce, asked beforehand so a
+    page shows only the controls that will work."""
+    if user is None:
+        return False
+    try:
+        require_owner_or(user, entered_by, Action.CHANGE_OTHERS_COUNTS)
+    except AccessDenied:
+        return False
+    return True
