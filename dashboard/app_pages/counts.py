@@ -3,11 +3,11 @@ reconciliation uses; correct or void the entries you may change (history kept)."
 
 from datetime import date, timedelta
 
+import materials_data as data
 import polars as pl
 import streamlit as st
-
-import materials_data as data
 from auth import current_user
+
 from pipelines.access import AccessDenied, Action
 from pipelines.counting.materials import (
     count_totals,

@@ -4,10 +4,10 @@ was last found (the part-locations report)."""
 from datetime import date
 
 import altair as alt
+import materials_data as data
 import polars as pl
 import streamlit as st
 
-import materials_data as data
 from pipelines.counting.materials import entry_state
 
 PART_LOCATIONS_SHOWN = 2_000
@@ -17,11 +17,16 @@ view = st.radio("View", ["One material", "Part locations of all materials"], hor
                 label_visibility="collapsed", key="materials_view")
 
 
-def _number(value: object, unit: str | None = None, decimals: int = 3) -> str:
+def _quantity(value: float | None, unit: str | None) -> str:
+    """1,234.5 EA: thousands separated, SAP's three decimals without trailing zeros."""
     if value is None:
         return "–"
-    text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{value:,.0f}"
+    text = f"{value:,.3f}".rstrip("0").rstrip(".")
     return f"{text} {unit}" if unit else text
+
+
+def _money(value: float | None, currency: str | None) -> str:
+    return "–" if value is None else f"{value:,.2f} {currency or ''}".strip()
 
 
 def choose_material() -> tuple[str, str] | None:
@@ -106,13 +111,13 @@ def show_material(material: str, plant: str) -> None:
         and record["price_unit"] else None
     cells = st.columns(5)
     cells[0].metric(
-        "SAP stock", _number(latest["sap_qty"].sum() if latest.height else None, unit),
+        "SAP stock", _quantity(latest["sap_qty"].sum() if latest.height else None, unit),
         help="Latest snapshot " + (f"{latest['snapshot_date'][0]:%Y-%m-%d}" if latest.height
                                    else "none") + ": the stock basis counts are compared with")
     cells[1].metric("Stock value (unrestricted)",
-                    _number(latest["value_unrestricted"].sum() if latest.height else None,
-                            record["currency"], 2))
-    cells[2].metric("Unit price", _number(price, record["currency"], 2),
+                    _money(latest["value_unrestricted"].sum() if latest.height else None,
+                           record["currency"]))
+    cells[2].metric("Unit price", _money(price, record["currency"]),
                     help=f"price {record['price']} per {record['price_unit']:g} {unit or ''}"
                     if price is not None else None)
     cells[3].metric(
