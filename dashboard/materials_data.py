@@ -37,43 +37,15 @@ def search(text: str, plant: str | None = None) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def record(material: str, plant: str) -> dict[str, Any] | None:
-    return _read(materials.material_record, material, plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def stock_history(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.stock_history, material, plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def locations_of(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.part_locations, material=material, plant=plant)
+def material_details(material: str, plant: str) -> dict[str, Any] | None:
+    """Master data, stock, places, counts, variances, schedule and changes of one material ×
+    plant (one visit to the warehouse)."""
+    return _read(materials.material_details, material, plant)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def all_part_locations(plant: str | None = None) -> pl.DataFrame:
     return _read(materials.part_locations, plant=plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def counts_of(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.material_counts, material, plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def variances_of(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.material_variances, material, plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def schedule_of(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.material_schedule, material, plant)
-
-
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def changes_of(material: str, plant: str) -> pl.DataFrame:
-    return _read(materials.material_change_history, material, plant)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

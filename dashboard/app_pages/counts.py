@@ -34,7 +34,8 @@ counter = filters[1].selectbox("Counter", [EVERYONE, *data.counters()], key="cou
 material = filters[2].text_input("Material number", key="counts_material",
                                  value=st.query_params.get("material", ""),
                                  placeholder="with or without leading zeros").strip() or None
-include_voided = filters[3].toggle("Show voided and corrected entries", key="counts_voided")
+include_voided = filters[3].toggle("Show voided entries", key="counts_voided",
+                                   help="voided and corrected entries, kept for the history")
 
 if DONE_KEY in st.session_state:
     st.success(st.session_state.pop(DONE_KEY), icon=":material/check_circle:")
@@ -63,9 +64,10 @@ if more:
 
 entries = listed.with_columns(entry_state())
 st.dataframe(
-    entries.select("count_id", "count_date", "material", "plant", "description",
+    entries.select("count_id", "count_date", "state", "material", "plant", "description",
                    "storage_location", "location", "quantity", "quantity_expr", "counter",
-                   "notes", "entered_by", "entered_at", "state"),
+                   "entered_by", "entered_at", "notes").with_columns(
+        pl.col(pl.String).fill_null("")),
     hide_index=True, width="stretch", height=420,
     column_config={
         "count_id": st.column_config.NumberColumn("Count", format="%d"),

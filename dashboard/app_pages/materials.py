@@ -26,7 +26,17 @@ def _quantity(value: float | None, unit: str | None) -> str:
 
 
 def _money(value: float | None, currency: str | None) -> str:
-    return "–" if value is None else f"{value:,.2f} {currency or ''}".strip()
+    """Cents only where they matter: a metric has room for about ten characters."""
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    return f"{text} {currency or ''}".strip()
+
+
+def _blank(frame: pl.DataFrame) -> pl.DataFrame:
+    """Empty text shows as nothing, not as a grey "None" in every other cell."""
+    return frame.with_columns(pl.col(pl.String).fill_null(""),
+                              pl.col(pl.Null).cast(pl.String).fill_null(""))
 
 
 def choose_material() -> tuple[str, str] | None:
@@ -86,14 +96,13 @@ def stock_chart(stock: pl.DataFrame, unit: str | None) -> None:
 
 
 def show_material(material: str, plant: str) -> None:
-    record = data.record(material, plant)
-    if record is None:
+    details = data.material_details(material, plant)
+    if details is None:
         st.warning(f"Material {material} is not in the material master of plant {plant}.")
         return
+    record, stock, variances, schedule = (details[k] for k in ("record", "stock", "variances",
+                                                                "schedule"))
     unit = record["base_uom"]
-    stock = data.stock_history(material, plant)
-    variances = data.variances_of(material, plant)
-    schedule = data.schedule_of(material, plant)
 
     st.header(f"{material} · {record['description'] or 'no description'}", divider="gray")
     status = "active" if record["is_active"] else ":red[inactive: the latest MM60 of its " \
@@ -120,18 +129,27 @@ def show_material(material: str, plant: str) -> None:
     cells[2].metric("Unit price", _money(price, record["currency"]),
                     help=f"price {record['price']} per {record['price_unit']:g} {unit or ''}"
                     if price is not None else None)
+    if last_count is None or last_count["variance_qty"] is None:
+        delta = None  # never counted, or no snapshot to compare with
+    elif last_count["variance_qty"] == 0:
+        delta = "matches SAP"
+    elif last_count["variance_pct"] is None:
+        delta = f"{last_count['variance_qty']:+,g} vs SAP 0"
+    else:
+        delta = f"{last_count['variance_pct']:+.1f} % vs SAP"
     cells[3].metric(
         "Last count", f"{last_count['count_date']:%Y-%m-%d}" if last_count else "never",
-        delta=(f"{last_count['variance_pct']:+.1f} % vs SAP"
-               if last_count and last_count["variance_pct"] is not None else None),
-        delta_color="off" if last_count and last_count["within_tolerance"] else "inverse")
+        delta=delta, delta_arrow="off" if delta == "matches SAP" else "auto",
+        # Any variance beyond tolerance is bad, whichever its sign.
+        delta_color="red" if last_count and last_count["within_tolerance"] is False
+        else "gray", help="red: out of tolerance" if last_count else None)
     cells[4].metric("Next planned count",
                     f"{upcoming['count_date'].min():%Y-%m-%d}" if upcoming.height else "none")
 
     st.dataframe(
-        pl.DataFrame([record]).select(
+        _blank(pl.DataFrame([record]).select(
             "material_type", "material_group", "base_uom", "abc_indicator", "price",
-            "price_unit", "currency", "valuation_type", "last_change", "updated_at"),
+            "price_unit", "currency", "valuation_type", "last_change", "updated_at")),
         hide_index=True, width="stretch",
         column_config={"material_type": "Type", "material_group": "Material group",
                        "base_uom": "Base unit", "abc_indicator": "ABC",
@@ -144,19 +162,19 @@ def show_material(material: str, plant: str) -> None:
                            "Changed in WICS", format="YYYY-MM-DD HH:mm")},
     )
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("SAP stock by storage location")
         stock_chart(stock, unit)
     with right:
         st.subheader("Where it was last found")
-        places = data.locations_of(material, plant)
+        places = details["places"]
         if places.is_empty():
             st.info("No count has recorded a location of this material yet.")
         else:
             st.dataframe(
-                places.select("storage_location", "location", "last_seen", "last_quantity",
-                              "last_counters", "days_seen"),
+                _blank(places.select("storage_location", "location", "last_seen",
+                                     "last_quantity", "last_counters")),
                 hide_index=True, width="stretch", height=min(38 + 35 * places.height, 300),
                 column_config={"storage_location": "SLoc", "location": "Location",
                                "last_seen": st.column_config.DateColumn(
@@ -164,12 +182,10 @@ def show_material(material: str, plant: str) -> None:
                                "last_quantity": st.column_config.NumberColumn(
                                    "Counted there", format="localized",
                                    help="empty: seen there, not counted"),
-                               "last_counters": "By",
-                               "days_seen": st.column_config.NumberColumn("Days seen")},
+                               "last_counters": "By"},
             )
 
-    counts = data.counts_of(material, plant)
-    changes = data.changes_of(material, plant)
+    counts, changes = details["counts"], details["changes"]
     tabs = st.tabs([f"Counts and variances ({variances.height})",
                     f"Count schedule ({schedule.height})",
                     f"MM60 changes ({changes.height})"])
@@ -178,7 +194,7 @@ def show_material(material: str, plant: str) -> None:
             st.info("This material has not been counted yet.")
         else:
             st.dataframe(
-                variances, hide_index=True, width="stretch",
+                _blank(variances), hide_index=True, width="stretch",
                 column_config={
                     "count_date": st.column_config.DateColumn("Count date", format="YYYY-MM-DD"),
                     "counted_qty": st.column_config.NumberColumn("Counted", format="localized"),
@@ -189,7 +205,7 @@ def show_material(material: str, plant: str) -> None:
                                                                   format="localized"),
                     "variance_pct": st.column_config.NumberColumn("Variance %",
                                                                   format="%.1f %%"),
-                    "variance_value": st.column_config.NumberColumn("Value", format="%.2f"),
+                    "variance_value": st.column_config.NumberColumn("Value", format="localized"),
                     "currency": "Cur.", "tolerance_pct": st.column_config.NumberColumn(
                         "Tolerance %", format="%g"),
                     "within_tolerance": "Within", "needs_recount": "Recount",
@@ -198,9 +214,10 @@ def show_material(material: str, plant: str) -> None:
             st.markdown("**Every count entry**, corrected and voided ones included")
             entries = counts.with_columns(entry_state())
             st.dataframe(
-                entries.select("count_id", "count_date", "state", "storage_location",
-                               "location", "quantity", "quantity_expr", "counter", "notes",
-                               "entered_by", "entered_at", "voided_by", "void_reason"),
+                _blank(entries.select("count_id", "count_date", "state", "storage_location",
+                                      "location", "quantity", "quantity_expr", "counter",
+                                      "entered_by", "entered_at", "voided_by", "void_reason",
+                                      "notes")),
                 hide_index=True, width="stretch",
                 column_config={
                     "count_id": st.column_config.NumberColumn("Count", format="%d"),
@@ -221,7 +238,7 @@ def show_material(material: str, plant: str) -> None:
             st.info("This material has never been on the count schedule.")
         else:
             st.dataframe(
-                schedule.drop("schedule_id"), hide_index=True, width="stretch",
+                _blank(schedule.drop("schedule_id")), hide_index=True, width="stretch",
                 column_config={
                     "count_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
                     "storage_location": "SLoc", "counter": "Counter", "reason": "Reason",
@@ -241,7 +258,7 @@ def show_material(material: str, plant: str) -> None:
             st.info("No MM60 load has changed this material since it was first loaded.")
         else:
             st.dataframe(
-                changes, hide_index=True, width="stretch",
+                _blank(changes), hide_index=True, width="stretch",
                 column_config={
                     "changed_at": st.column_config.DatetimeColumn("When",
                                                                   format="YYYY-MM-DD HH:mm"),
@@ -254,14 +271,14 @@ def show_material(material: str, plant: str) -> None:
 def show_part_locations() -> None:
     st.caption("Where each material was last found: every storage location and bin a "
                "non-voided count recorded, latest first (the part-locations report).")
-    plant = st.text_input("Plant (empty: all plants)", key="part_locations_plant",
-                          max_chars=8).strip() or None
+    left, middle, right = st.columns([1, 3, 1], vertical_alignment="bottom")
+    plant = left.text_input("Plant", key="part_locations_plant", max_chars=8,
+                            placeholder="all plants").strip() or None
     places = data.all_part_locations(plant)
     if places.is_empty():
         st.info("No count has recorded a location yet.")
         return
-    left, right = st.columns([4, 1])
-    left.caption(f"{places['material'].n_unique():,} materials in {places.height:,} places"
+    middle.caption(f"{places['material'].n_unique():,} materials in {places.height:,} places"
                  + (f"; the first {PART_LOCATIONS_SHOWN:,} shown, the download has all"
                     if places.height > PART_LOCATIONS_SHOWN else ""))
     right.download_button(
@@ -270,15 +287,15 @@ def show_part_locations() -> None:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", on_click="ignore", width="stretch")
     st.dataframe(
-        places.head(PART_LOCATIONS_SHOWN), hide_index=True, width="stretch", height=600,
+        _blank(places.head(PART_LOCATIONS_SHOWN).drop("first_seen")), hide_index=True,
+        width="stretch", height=600,
         column_config={
             "material": "Material", "plant": "Plant", "description": "Description",
             "storage_location": "SLoc", "location": "Location",
             "last_seen": st.column_config.DateColumn("Last seen", format="YYYY-MM-DD"),
             "last_quantity": st.column_config.NumberColumn("Counted there", format="localized"),
             "base_uom": "Unit", "last_counters": "By",
-            "days_seen": st.column_config.NumberColumn("Days seen"),
-            "first_seen": st.column_config.DateColumn("First seen", format="YYYY-MM-DD")},
+            "days_seen": st.column_config.NumberColumn("Days seen")},
     )
 
 

@@ -15,7 +15,9 @@ and the tests:
   material, as the count worksheets print them;
 - ``material_counts`` (every entry, voided ones included), ``material_variances`` (the
   reconciliation per count date), ``material_schedule`` and ``material_change_history`` (what
-  each MM60 load changed).
+  each MM60 load changed); ``material_details`` all of them on one connection;
+- the Counts page's figures: ``count_totals``, ``counted_per_day``, ``entry_state`` and
+  ``may_change_count`` (who may edit or void an entry).
 """
 
 from __future__ import annotations
@@ -298,6 +300,26 @@ def material_change_history(con: duckdb.DuckDBPyConnection, material: object,
                                   WHEN 'changed' THEN 3 ELSE 4 END, c.field""",
         [material_key(material), _plant(plant)],
     )
+
+
+def material_details(con: duckdb.DuckDBPyConnection, material: object,
+                     plant: object) -> dict[str, Any] | None:
+    """Everything about one material × plant, read on one connection: ``record`` (master
+    data), ``stock``, ``places``, ``counts``, ``variances``, ``schedule``, ``changes`` (the
+    functions above); None when the material master lacks it."""
+    record = material_record(con, material, plant)
+    if record is None:
+        return None
+    key = (record["material"], record["plant"])
+    return {
+        "record": record,
+        "stock": stock_history(con, *key),
+        "places": part_locations(con, material=key[0], plant=key[1]),
+        "counts": material_counts(con, *key),
+        "variances": material_variances(con, *key),
+        "schedule": material_schedule(con, *key),
+        "changes": material_change_history(con, *key),
+    }
 
 
 def counters_seen(con: duckdb.DuckDBPyConnection) -> list[str]:
