@@ -190,6 +190,15 @@ def test_chosen_material_shows_its_stock_counts_and_changes(warehouse_file):
 def test_material_from_the_address(warehouse_file):
     app = _app(material="10000002", plant="1000")
     assert app.header[0].value == "10000002 · WASHER M8"
+    without_plant = _app(material="000000000010000001")
+    assert without_plant.selectbox(key="material_choice").value == ("10000001", "1000")
+
+
+def test_counts_of_a_material_linked_from_its_page(warehouse_file):
+    app = _app(page=COUNTS, material="10000001")
+    assert app.text_input(key="counts_material").value == "10000001"
+    _period(app, MON, TUE)
+    assert set(_counts(app)["material"]) == {"10000001"}
 
 
 def test_part_locations_of_all_materials(warehouse_file):

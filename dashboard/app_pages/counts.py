@@ -24,15 +24,17 @@ st.title("Counts")
 user = current_user()
 
 today = date.today()
+linked = st.query_params.get("material", "")  # from a material's page: its whole year
 filters = st.columns([2, 2, 2, 2])
-period = filters[0].date_input("Count dates", value=(today - timedelta(days=13), today),
+period = filters[0].date_input("Count dates",
+                               value=(today - timedelta(days=365 if linked else 13), today),
                                format="YYYY-MM-DD", key="counts_period")
 start, end = (tuple(period) + (None, None))[:2] if isinstance(period, tuple | list) \
     else (period, period)
 end = end or start  # a range being picked: its first day only
 counter = filters[1].selectbox("Counter", [EVERYONE, *data.counters()], key="counts_counter")
 material = filters[2].text_input("Material number", key="counts_material",
-                                 value=st.query_params.get("material", ""),
+                                 value=linked,
                                  placeholder="with or without leading zeros").strip() or None
 include_voided = filters[3].toggle("Show voided entries", key="counts_voided",
                                    help="voided and corrected entries, kept for the history")

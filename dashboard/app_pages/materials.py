@@ -48,9 +48,11 @@ def choose_material() -> tuple[str, str] | None:
     if not text:
         if wanted[0] and wanted[1]:
             return wanted[0], wanted[1]
-        st.caption("Search by number (with or without leading zeros), by the start of a "
-                   "number, or by words of the description.")
-        return None
+        if not wanted[0]:
+            st.caption("Search by number (with or without leading zeros), by the start of a "
+                       "number, or by words of the description.")
+            return None
+        text = wanted[0]  # ?material= without a plant: its plants to choose from
     found = data.search(text)
     if found.is_empty():
         st.warning(f"No material matches “{text}”.")
