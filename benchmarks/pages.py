@@ -198,6 +198,18 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
     }
 
 
+def builder_version() -> str:
+    """Short hash of the code that builds the warehouse (not of the timing code): part of the
+    cached warehouse's name, so a changed builder never times a stale warehouse."""
+    import hashlib
+    import inspect
+
+    parts = (_normalised, _load_id, _earlier_stock, _working_days, _count_rows,
+             build_warehouse)
+    source = "".join(inspect.getsource(part) for part in parts)
+    return hashlib.sha256(source.encode()).hexdigest()[:8]
+
+
 def showcase_material(database: Path) -> dict[str, str]:
     """Query parameters that open the Materials page on a well-documented material: the most
     counted one with an MM60 change (the page's heaviest view)."""
@@ -213,6 +225,16 @@ def showcase_material(database: Path) -> dict[str, str]:
     return {"material": row[0], "plant": row[1]} if row else {}
 
 
+def scenarios(database: Path) -> dict[str, list[tuple[str, dict]]]:
+    """Pages with more than one heavy view: (name, query parameters and widget state) each.
+    Every other page is rendered as it opens."""
+    return {"materials.py": [
+        ("", {"query": showcase_material(database)}),
+        ("part locations of all materials",
+         {"state": {"materials_view": "Part locations of all materials"}}),
+    ]}
+
+
 def time_pages(database: Path, runs: int) -> list[dict]:
     """Render every page ``runs`` times cold and ``runs`` times warm; seconds per render."""
     import streamlit as st
@@ -220,16 +242,19 @@ def time_pages(database: Path, runs: int) -> list[dict]:
 
     from pipelines.access import Role, User
 
-    query = {"materials.py": showcase_material(database)}
+    views = scenarios(database)
     manager = User("bench-manager", Role.MANAGER)
     measured = []
-    for path in page_files():
+    for path, view, setup in ((p, v, s) for p in page_files()
+                              for v, s in views.get(p.name, [("", {})])):
         page = path.relative_to(APP.parent).as_posix()
         app = AppTest.from_file(str(APP), default_timeout=600)
         app.session_state["wics_user"] = manager
-        app.query_params.update(query.get(path.name, {}))
-        outcome = {"page": path.name, "cold": [], "warm": [], "error": None,
-                   "elements": 0}
+        for key, value in setup.get("state", {}).items():
+            app.session_state[key] = value
+        app.query_params.update(setup.get("query", {}))
+        name = f"{path.name} ({view})" if view else path.name
+        outcome = {"page": name, "cold": [], "warm": [], "error": None, "elements": 0}
         try:
             app.run()
             app.switch_page(page)

@@ -18,7 +18,6 @@ Results go to ``benchmarks/results/latest.md`` (and the terminal). Inputs are ge
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -219,7 +218,7 @@ def pages_warehouse(plan: Plan, log: Callable[[str], None]) -> Path:
     from benchmarks import pages
 
     today = date.today()
-    builder = hashlib.sha256(Path(pages.__file__).read_bytes()).hexdigest()[:8]
+    builder = pages.builder_version()
     folder = inputs.cache_dir(plan.cache) / (
         f"pages_{plan.mm60_rows}m_{plan.mb52_rows}s_{plan.page_count_lines}c_"
         f"{plan.page_snapshots}w_s{plan.seed}_{today.isoformat()}_{builder}")

@@ -24,6 +24,7 @@ from pipelines.warehouse.db import warehouse
 
 TTL_SECONDS = 15
 COUNT_LIST_LIMIT = 5_000  # rows a counts list shows; the caption says when there are more
+PART_LOCATION_MATERIALS = 300  # materials of the part-locations report shown on screen
 
 
 def _read(function, *args: Any, **kwargs: Any) -> Any:
@@ -44,8 +45,13 @@ def material_details(material: str, plant: str) -> dict[str, Any] | None:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def all_part_locations(plant: str | None = None) -> pl.DataFrame:
-    return _read(materials.part_locations, plant=plant)
+def part_locations_screen(plant: str | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The first PART_LOCATION_MATERIALS materials of the part-locations report, and how big
+    the whole report is (the whole of it is the download)."""
+    with warehouse(read_only=True) as con:
+        return (materials.part_locations(con, plant=plant,
+                                         first_materials=PART_LOCATION_MATERIALS),
+                materials.part_location_totals(con, plant=plant))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -63,8 +69,9 @@ def counts_list(start: date | None, end: date | None, counter: str | None,
 
 
 def part_locations_xlsx(plant: str | None = None) -> bytes:
-    """The part-locations report of every material as an xlsx (text never a formula)."""
-    frame = all_part_locations(plant)
+    """The part-locations report of every material as an xlsx (text never a formula); made
+    when the download is asked for, not with every render."""
+    frame = _read(materials.part_locations, plant=plant)
     with tempfile.TemporaryDirectory() as folder:
         path = write_workbook(Path(folder) / "part_locations.xlsx",
                               {"Part locations": frame},

@@ -3,6 +3,7 @@ snapshots, counts by two counters)."""
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
 
 import polars as pl
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from pipelines.access import Role, User
 from pipelines.counting.materials import (
     last_locations,
+    part_location_totals,
     part_locations,
     search_materials,
     stock_history,
@@ -147,6 +149,30 @@ def test_part_locations_and_worksheet_last_locations(warehouse_file):
     washer = last.filter(pl.col("material") == "10000002")["last_locations"].item()
     assert washer == "0001/R07-C-2, DOCK-3"  # same day: by place
     assert before_tue["material"].to_list() == ["10000001"]
+
+
+def test_part_locations_screen_and_download(warehouse_file, monkeypatch):
+    import openpyxl
+
+    monkeypatch.syspath_prepend(str(REPO / "dashboard"))
+    import materials_data
+
+    with warehouse() as con:
+        add_count(con, count_date=TUE, material="ZZ-KIT/7", plant="1100", quantity=1,
+                  location="=HYPERLINK(\"http://x\")", user=BOSS)
+    with warehouse(read_only=True) as con:
+        first = part_locations(con, first_materials=1)
+        totals = part_location_totals(con)
+    assert set(first["material"]) == {"10000001"}  # the first material, all its places
+    assert first.height == 2
+    assert totals == {"materials": 3, "places": 5}
+    book = openpyxl.load_workbook(io.BytesIO(materials_data.part_locations_xlsx()))
+    rows = list(book.active.iter_rows(values_only=True))
+    header = rows.index(next(r for r in rows if r and r[0] == "material"))
+    assert len(rows) - header - 1 == 5
+    cell = next(c for row in book.active.iter_rows() for c in row
+                if isinstance(c.value, str) and "HYPERLINK" in c.value)
+    assert cell.data_type == "s"  # text from a counter never becomes a formula
 
 
 # --- Materials page ---------------------------------------------------------------------------

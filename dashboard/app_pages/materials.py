@@ -10,8 +10,6 @@ import streamlit as st
 
 from pipelines.counting.materials import entry_state
 
-PART_LOCATIONS_SHOWN = 2_000
-
 st.title("Materials")
 view = st.radio("View", ["One material", "Part locations of all materials"], horizontal=True,
                 label_visibility="collapsed", key="materials_view")
@@ -276,20 +274,21 @@ def show_part_locations() -> None:
     left, middle, right = st.columns([1, 3, 1], vertical_alignment="bottom")
     plant = left.text_input("Plant", key="part_locations_plant", max_chars=8,
                             placeholder="all plants").strip() or None
-    places = data.all_part_locations(plant)
+    places, totals = data.part_locations_screen(plant)
     if places.is_empty():
         st.info("No count has recorded a location yet.")
         return
-    middle.caption(f"{places['material'].n_unique():,} materials in {places.height:,} places"
-                 + (f"; the first {PART_LOCATIONS_SHOWN:,} shown, the download has all"
-                    if places.height > PART_LOCATIONS_SHOWN else ""))
+    shown = places["material"].n_unique()
+    middle.caption(f"{totals['materials']:,} materials in {totals['places']:,} places"
+                   + (f"; the first {places.height:,} places ({shown:,} materials) shown, the "
+                      "download has all" if places.height < totals["places"] else ""))
     right.download_button(
         "Download xlsx", data=lambda: data.part_locations_xlsx(plant),
         file_name=f"part_locations_{plant or 'all'}_{date.today():%Y-%m-%d}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:", on_click="ignore", width="stretch")
     st.dataframe(
-        _blank(places.head(PART_LOCATIONS_SHOWN).drop("first_seen")), hide_index=True,
+        _blank(places.drop("first_seen")), hide_index=True,
         width="stretch", height=600,
         column_config={
             "material": "Material", "plant": "Plant", "description": "Description",

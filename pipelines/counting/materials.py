@@ -187,27 +187,50 @@ def part_locations(
     material: object = None,
     plant: object = None,
     before: date | None = None,
+    first_materials: int | None = None,
 ) -> pl.DataFrame:
     """Where materials were last found: one row per material × plant × place.
 
     ``last_quantity`` is what was counted there on ``last_seen`` (null: seen, not counted).
-    Without ``material`` it is the report for every material, by material and latest place.
-    ``before`` looks only at counts before that day.
+    Without ``material`` it is the report for every material, by material and latest place;
+    ``first_materials`` keeps only the first that many material × plant keys of it (a screen
+    of it costs a fraction of the whole report). ``before`` looks only at counts before that
+    day.
     """
-    return fetch(
-        con,
-        f"""WITH {_places_sql('''
+    where = '''
                 AND (CAST($material AS VARCHAR) IS NULL OR p.material = $material)
                 AND (CAST($plant AS VARCHAR) IS NULL OR p.plant = $plant)
-                AND (CAST($before AS DATE) IS NULL OR p.count_date < $before)''')}
+                AND (CAST($before AS DATE) IS NULL OR p.count_date < $before)'''
+    return fetch(
+        con,
+        f"""WITH {_places_sql(where + ('''
+                AND (p.material, p.plant) IN (
+                    SELECT DISTINCT p.material, p.plant FROM physical_count p
+                    WHERE p.voided_at IS NULL AND p.location IS NOT NULL''' + where + '''
+                    ORDER BY 1, 2 LIMIT $first)''' if first_materials is not None else ""))}
             SELECT f.material, f.plant, m.description, f.storage_location, f.location,
                    f.last_seen, f.last_quantity, m.base_uom, f.last_counters, f.days_seen,
                    f.first_seen
             FROM found f LEFT JOIN material m USING (material, plant)
             ORDER BY f.material, f.plant, f.last_seen DESC, f.place""",
         {"material": material_key(material) if material is not None else None,
-         "plant": _plant(plant), "before": before},
+         "plant": _plant(plant), "before": before,
+         **({"first": first_materials} if first_materials is not None else {})},
     )
+
+
+def part_location_totals(con: duckdb.DuckDBPyConnection, *,
+                         plant: object = None) -> dict[str, int]:
+    """How big the part-locations report is: material × plant keys and places."""
+    return fetch(
+        con,
+        """SELECT count(DISTINCT (material, plant)) AS materials,
+                  count(DISTINCT (material, plant, storage_location, location)) AS places
+           FROM physical_count
+           WHERE voided_at IS NULL AND location IS NOT NULL
+             AND (CAST($plant AS VARCHAR) IS NULL OR plant = $plant)""",
+        {"plant": _plant(plant)},
+    ).row(0, named=True)
 
 
 def last_locations(
