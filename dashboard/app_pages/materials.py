@@ -286,7 +286,10 @@ def show_part_locations() -> None:
         "Download xlsx", data=lambda: data.part_locations_xlsx(plant),
         file_name=f"part_locations_{plant or 'all'}_{date.today():%Y-%m-%d}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        icon=":material/download:", on_click="ignore", width="stretch")
+        icon=":material/download:", on_click="ignore", width="stretch",
+        help=f"every place of every material{'' if plant is None else ' of plant ' + plant}: "
+        f"{totals['places']:,} rows, written when you click (the whole report of a big "
+        "warehouse takes up to a minute)")
     st.dataframe(
         _blank(places.drop("first_seen")), hide_index=True,
         width="stretch", height=600,
