@@ -7,7 +7,9 @@ import altair as alt
 import materials_data as data
 import polars as pl
 import streamlit as st
+from auth import current_user
 
+from pipelines.access import Action
 from pipelines.counting.materials import entry_state
 
 st.title("Materials")
@@ -230,8 +232,12 @@ def show_material(material: str, plant: str) -> None:
                                                                   format="YYYY-MM-DD HH:mm"),
                     "voided_by": "Voided by", "void_reason": "Why"},
             )
-            st.page_link("app_pages/counts.py", label="Edit or void these counts",
-                         icon=":material/edit_note:",
+            user = current_user()
+            may_write = user is not None and user.may(Action.ENTER_COUNTS)
+            st.page_link("app_pages/counts.py",
+                         label="Correct or void these counts" if may_write
+                         else "These counts in the counts list",
+                         icon=":material/edit_note:" if may_write else ":material/list:",
                          query_params={"material": material})
     with tabs[1]:
         if schedule.is_empty():
