@@ -1,7 +1,7 @@
 """The dashboard's pages on a large warehouse: build it, then time each page's server-side render.
 
 The warehouse is a year of operation of a big site, made from the demo generators
-(``pipelines/demo/exports.py`` through ``benchmarks/inputs.py``) and written with the real
+(``pipelines/demo/generate.py`` through ``benchmarks/inputs.py``) and written with the real
 domain functions where they exist:
 
 - two MM60 loads (``load_material_master``: month 1, then next month's churn, so
@@ -115,14 +115,16 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
     from benchmarks import inputs
     from pipelines.counting.reconcile import reconcile
     from pipelines.counting.schedule import generate_schedule, mark_counted
-    from pipelines.demo.exports import generate_counts
+    from pipelines.demo.generate import generate_counts
     from pipelines.ingest.material_master import COLUMNS as MASTER_COLUMNS
     from pipelines.ingest.material_master import load_material_master
     from pipelines.ingest.stock_snapshot import COLUMNS as STOCK_COLUMNS
     from pipelines.ingest.stock_snapshot import load_stock_snapshot
+    from pipelines.settings import get_settings
     from pipelines.warehouse.db import warehouse
 
     os.environ.setdefault("WICS_COUNTERS", ",".join(COUNTERS))
+    config = get_settings().counting
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     month1 = inputs.master_frame(materials, seed)
@@ -173,7 +175,7 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
             """UPDATE physical_count SET voided_at = entered_at + INTERVAL 1 HOUR,
                       voided_by = entered_by, void_reason = 'counted twice'
                WHERE hash(count_id) % 200 = 0""")
-        variance = reconcile(con)
+        variance = reconcile(con, config=config)
         # The past: each counted material × plant × day was on that day's cycle schedule.
         con.execute(
             """INSERT INTO count_schedule (count_date, material, plant, counter, reason,
@@ -182,7 +184,7 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
                       'wics', count_date - INTERVAL 7 DAY
                FROM physical_count GROUP BY count_date, material, plant""")
         mark_counted(con)
-        plan = generate_schedule(con, today=today, include_today=True)
+        plan = generate_schedule(con, today=today, include_today=True, config=config)
         figures = con.execute(
             """SELECT (SELECT count(*) FROM material),
                       (SELECT count(*) FROM sap_stock),

@@ -20,6 +20,7 @@ from pipelines.access import User
 from pipelines.counting import materials
 from pipelines.counting.records import edit_count, list_counts, void_count
 from pipelines.reports.xlsx import write_workbook
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
 TTL_SECONDS = 15
@@ -34,14 +35,14 @@ def _read(function, *args: Any, **kwargs: Any) -> Any:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def search(text: str, plant: str | None = None) -> pl.DataFrame:
-    return _read(materials.search_materials, text, plant=plant)
+    return _read(materials.search_materials, text, plant=plant, settings=get_settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def material_details(material: str, plant: str) -> dict[str, Any] | None:
     """Master data, stock, places, counts, variances, schedule and changes of one material ×
     plant (one visit to the warehouse)."""
-    return _read(materials.material_details, material, plant)
+    return _read(materials.material_details, material, plant, settings=get_settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -50,7 +51,8 @@ def part_locations_screen(plant: str | None = None) -> tuple[pl.DataFrame, dict[
     the whole report is (the whole of it is the download)."""
     with warehouse(read_only=True) as con:
         return (materials.part_locations(con, plant=plant,
-                                         first_materials=PART_LOCATION_MATERIALS),
+                                         first_materials=PART_LOCATION_MATERIALS,
+                                         settings=get_settings()),
                 materials.part_location_totals(con, plant=plant))
 
 
@@ -65,13 +67,14 @@ def counts_list(start: date | None, end: date | None, counter: str | None,
     """Count entries of the filters, newest first; one row more than the limit tells the
     page there are more."""
     return _read(list_counts, start=start, end=end, counter=counter, material=material,
-                 include_voided=include_voided, limit=COUNT_LIST_LIMIT + 1)
+                 include_voided=include_voided, limit=COUNT_LIST_LIMIT + 1,
+                 settings=get_settings())
 
 
 def part_locations_xlsx(plant: str | None = None) -> bytes:
     """The part-locations report of every material as an xlsx (text never a formula); made
     when the download is asked for, not with every render."""
-    frame = _read(materials.part_locations, plant=plant)
+    frame = _read(materials.part_locations, plant=plant, settings=get_settings())
     with tempfile.TemporaryDirectory() as folder:
         path = write_workbook(Path(folder) / "part_locations.xlsx",
                               {"Part locations": frame},
@@ -90,12 +93,13 @@ def change_count(count_id: int, *, user: User, reason: str | None = None,
                  **changes: Any) -> int:
     """Correct a count (void + re-insert, history kept); the new count_id."""
     with warehouse() as con:
-        new_id = edit_count(con, count_id, user=user, reason=reason, **changes)
+        new_id = edit_count(con, count_id, user=user, reason=reason,
+                            settings=get_settings(), **changes)
     _written()
     return new_id
 
 
 def void(count_id: int, *, user: User, reason: str) -> None:
     with warehouse() as con:
-        void_count(con, count_id, user=user, reason=reason)
+        void_count(con, count_id, user=user, reason=reason, settings=get_settings())
     _written()

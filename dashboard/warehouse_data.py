@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipelines.access import Action, User, require
 from pipelines.ingest.load import free_name
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
@@ -67,9 +68,10 @@ def running_loads() -> pl.DataFrame:
     )
 
 
-def save_to_drop_folder(name: str, data: bytes) -> Path:
+def save_to_drop_folder(name: str, data: bytes, *, user: User) -> Path:
     """Put an uploaded file into drop/ for the sensor: written aside, then renamed, so the
-    sensor never sees half a file; an existing name gets a numbered one."""
+    sensor never sees half a file; an existing name gets a numbered one. Managers only."""
+    require(user, Action.UPLOAD_FILES)
     settings = get_settings()
     settings.ensure_dirs()
     target = free_name(settings.drop_dir, Path(name).name.strip() or "upload")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipelines.access import Role, User
 from pipelines.ingest.load import load_file
 
+from auth import USER_KEY
 from conftest import REPO, mb52_row, mm60_row, write_text
 
 APP = str(REPO / "dashboard" / "streamlit_app.py")
@@ -30,8 +32,9 @@ def loaded(wics_home, mm60_file, mb52_file):
     return wics_home
 
 
-def _run(page: str | None = None) -> AppTest:
+def _run(page: str | None = None, user: User | None = None) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state[USER_KEY] = user or User("tester", Role.MANAGER)
     app.run()
     if page:
         app.switch_page(page)
@@ -84,9 +87,21 @@ def test_running_loads_show_their_progress(loaded):
 def test_uploaded_files_land_in_the_drop_folder_whole(wics_home):
     from warehouse_data import save_to_drop_folder
 
-    first = save_to_drop_folder("../../etc/MB52_2026-11-02.xlsx", b"one")
-    second = save_to_drop_folder("MB52_2026-11-02.xlsx", b"two")
+    manager = User("max", Role.MANAGER)
+    first = save_to_drop_folder("../../etc/MB52_2026-11-02.xlsx", b"one", user=manager)
+    second = save_to_drop_folder("MB52_2026-11-02.xlsx", b"two", user=manager)
     assert first == wics_home.drop_dir / "MB52_2026-11-02.xlsx"  # no path escapes drop/
     assert second == wics_home.drop_dir / "MB52_2026-11-02.1.xlsx"
     assert first.read_bytes() == b"one" and second.read_bytes() == b"two"
     assert not list(wics_home.drop_dir.glob("*.part"))
+
+
+def test_only_managers_put_files_into_the_drop_folder(wics_home):
+    from pipelines.access import AccessDenied
+
+    from warehouse_data import save_to_drop_folder
+
+    for role in (Role.VIEWER, Role.COUNTER):
+        with pytest.raises(AccessDenied, match="may not upload files"):
+            save_to_drop_folder("MB52_2026-11-02.xlsx", b"x", user=User("c", role))
+    assert not list(wics_home.drop_dir.iterdir())

@@ -20,6 +20,7 @@ from pipelines.counting.materials import (
 )
 from pipelines.counting.records import add_count
 from pipelines.ingest.load import load_file
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
 from conftest import REPO, mb52_row, mm60_row
@@ -61,21 +62,23 @@ def warehouse_file(wics_home, mm60_file, mb52_file):
                          mb52_row("10000002", unrestricted=480)],
                         name="MB52_2026-11-02.xlsx"))
     entered = datetime(2026, 11, 3, 9, 0)
+    settings = get_settings()
     with warehouse() as con:
         ids = {
             "anna_bolt": add_count(con, count_date=MON, material="10000001", plant="1000",
                                    quantity="24*3+16", storage_location="0001",
                                    location="R01-A-1", counter="anna", user=ANNA,
-                                   entered_at=entered),
+                                   entered_at=entered, settings=settings),
             "ben_bolt": add_count(con, count_date=MON, material="10000001", plant="1000",
                                   quantity=4, storage_location="0001", location="OVERFLOW-1",
-                                  counter="ben", user=BEN, entered_at=entered),
+                                  counter="ben", user=BEN, entered_at=entered, settings=settings),
             "ben_washer": add_count(con, count_date=TUE, material="10000002", plant="1000",
                                     quantity=480, storage_location="0001", location="R07-C-2",
-                                    counter="ben", user=BEN, entered_at=entered),
+                                    counter="ben", user=BEN, entered_at=entered, settings=settings),
             "anna_washer_seen": add_count(con, count_date=TUE, material="10000002",
                                           plant="1000", quantity=None, location="DOCK-3",
-                                          counter="anna", user=ANNA, entered_at=entered),
+                                          counter="anna", user=ANNA, entered_at=entered,
+                                          settings=settings),
         }
     return ids
 
@@ -110,24 +113,27 @@ def _frame(app: AppTest, column: str) -> pl.DataFrame:
 # --- domain -----------------------------------------------------------------------------------
 
 def test_search_by_number_with_or_without_zeros_and_by_description(warehouse_file):
+    settings = get_settings()
     with warehouse(read_only=True) as con:
+        def find(text: str) -> pl.DataFrame:
+            return search_materials(con, text, settings=settings)
+
         for typed in ("000000000010000001", "10000001", " 10000001\u00a0"):
-            found = search_materials(con, typed)
+            found = find(typed)
             assert found.row(0, named=True)["material"] == "10000001", typed
             assert found.row(0, named=True)["match"] == "number"
-        starts = search_materials(con, "1000000")
-        assert set(starts["material"]) == {"10000001", "10000002"}
-        assert search_materials(con, "bolt m8")["material"].to_list() == ["10000001"]
-        assert search_materials(con, "m8 HEX")["material"].to_list() == ["10000001"]
-        assert search_materials(con, "kit/7")["material"].to_list() == []  # not a prefix
-        assert search_materials(con, "zz-kit/7")["plant"].to_list() == ["1100"]
-        assert search_materials(con, "100%").is_empty()  # typed text is data, not a pattern
-        assert search_materials(con, "").is_empty()
+        assert set(find("1000000")["material"]) == {"10000001", "10000002"}
+        assert find("bolt m8")["material"].to_list() == ["10000001"]
+        assert find("m8 HEX")["material"].to_list() == ["10000001"]
+        assert find("kit/7")["material"].to_list() == []  # not a prefix
+        assert find("zz-kit/7")["plant"].to_list() == ["1100"]
+        assert find("100%").is_empty()  # typed text is data, not a pattern
+        assert find("").is_empty()
 
 
 def test_stock_history_fills_snapshots_without_a_line_with_zero(warehouse_file):
     with warehouse(read_only=True) as con:
-        stock = stock_history(con, "010000001", "1000")
+        stock = stock_history(con, "010000001", "1000", settings=get_settings())
     rows = {(r["snapshot_date"], r["storage_location"]): r["sap_qty"]
             for r in stock.iter_rows(named=True)}
     assert rows == {(date(2026, 10, 26), "0001"): 100, (date(2026, 10, 26), "0002"): 20,
@@ -136,8 +142,9 @@ def test_stock_history_fills_snapshots_without_a_line_with_zero(warehouse_file):
 
 def test_part_locations_and_worksheet_last_locations(warehouse_file):
     with warehouse(read_only=True) as con:
-        places = part_locations(con)
-        bolt = part_locations(con, material="000000000010000001", plant="1000")
+        places = part_locations(con, settings=get_settings())
+        bolt = part_locations(con, material="000000000010000001", plant="1000",
+                              settings=get_settings())
         last = last_locations(con, before=date(2026, 11, 4))
         before_tue = last_locations(con, before=TUE)
     assert places.height == 4 and set(places["material"]) == {"10000001", "10000002"}
@@ -159,9 +166,9 @@ def test_part_locations_screen_and_download(warehouse_file, monkeypatch):
 
     with warehouse() as con:
         add_count(con, count_date=TUE, material="ZZ-KIT/7", plant="1100", quantity=1,
-                  location="=HYPERLINK(\"http://x\")", user=BOSS)
+                  location="=HYPERLINK(\"http://x\")", user=BOSS, settings=get_settings())
     with warehouse(read_only=True) as con:
-        first = part_locations(con, first_materials=1)
+        first = part_locations(con, first_materials=1, settings=get_settings())
         totals = part_location_totals(con)
     assert set(first["material"]) == {"10000001"}  # the first material, all its places
     assert first.height == 2

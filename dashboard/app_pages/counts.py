@@ -3,10 +3,8 @@ reconciliation uses; correct or void the entries you may change (history kept)."
 
 from datetime import date, timedelta
 
-import materials_data as data
 import polars as pl
 import streamlit as st
-from auth import current_user
 
 from pipelines.access import AccessDenied, Action
 from pipelines.counting.materials import (
@@ -16,6 +14,9 @@ from pipelines.counting.materials import (
     may_change_count,
 )
 from pipelines.counting.records import CountError
+
+import materials_data as data
+from auth import current_user
 
 EVERYONE = "Everyone"
 DONE_KEY = "counts_done"

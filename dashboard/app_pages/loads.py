@@ -4,6 +4,9 @@ material-list update changed."""
 import polars as pl
 import streamlit as st
 
+from pipelines.access import Action
+
+from auth import current_user
 from warehouse_data import (
     material_changes_of_load,
     recent_loads,
@@ -13,15 +16,18 @@ from warehouse_data import (
 
 st.title("SAP loads")
 
-with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
-    uploaded = st.file_uploader(
-        "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
-        accept_multiple_files=True, key="uploads",
-    )
-    if uploaded and st.button("Put into the drop folder", type="primary"):
-        for file in uploaded:
-            path = save_to_drop_folder(file.name, file.getvalue())
-            st.success(f"{path.name} is in the drop folder; Dagster loads it within a minute.")
+user = current_user()
+if user is not None and user.may(Action.UPLOAD_FILES):  # managers upload
+    with st.expander("Upload an export or a filled-in count sheet", icon=":material/upload:"):
+        uploaded = st.file_uploader(
+            "MM60, MB52 (xlsx, SAP spreadsheet .XLS, text, HTML) or a count sheet",
+            accept_multiple_files=True, key="uploads",
+        )
+        if uploaded and st.button("Put into the drop folder", type="primary"):
+            for file in uploaded:
+                path = save_to_drop_folder(file.name, file.getvalue(), user=user)
+                st.success(f"{path.name} is in the drop folder; Dagster loads it within a "
+                           "minute.")
 
 
 @st.fragment(run_every=2)

@@ -4,13 +4,14 @@ was last found (the part-locations report)."""
 from datetime import date
 
 import altair as alt
-import materials_data as data
 import polars as pl
 import streamlit as st
-from auth import current_user
 
 from pipelines.access import Action
 from pipelines.counting.materials import entry_state
+
+import materials_data as data
+from auth import current_user
 
 st.title("Materials")
 view = st.radio("View", ["One material", "Part locations of all materials"], horizontal=True,

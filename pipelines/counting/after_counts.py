@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import RecountResult, mark_counted, sync_recounts
 
@@ -25,13 +25,12 @@ def refresh_after_counts(
     count_dates: Iterable[date],
     *,
     today: date,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> RefreshResult:
     """Recompute the variance lines of ``count_dates``, then the schedule that depends on them.
 
     Runs in the caller's transaction, so a count and its consequences commit together.
     """
-    config = config or get_counting_config()
     variance = reconcile(con, count_dates=[d for d in count_dates if d is not None],
                          config=config)
     filled = mark_counted(con)

@@ -29,26 +29,27 @@ import duckdb
 import polars as pl
 
 from pipelines.access import AccessDenied, Action, User, require_owner_or
-from pipelines.counting.config import CountingConfig, get_counting_config
 from pipelines.counting.reconcile import basis_expression
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 SEARCH_LIMIT = 50
 MAX_SEARCH_WORDS = 6  # words of a description search; more add nothing but SQL
 
 
-def material_key(material: object) -> str | None:
+def material_key(material: object, settings: Settings) -> str | None:
     """A typed material number as the warehouse keys it (ALPHA: leading zeros dropped)."""
     return normalise_material_value(material,
-                                    lexicographic=get_settings().lexicographic_materials)
+                                    lexicographic=settings.lexicographic_materials)
 
 
 def _plant(plant: object) -> str | None:
-    if plant is None:
-        return None
-    return pl.select(normalise_plant(pl.lit(str(plant), dtype=pl.String))).item()
+    return normalise_plant_value(plant)
 
 
 def search_materials(
@@ -57,6 +58,7 @@ def search_materials(
     *,
     plant: str | None = None,
     limit: int = SEARCH_LIMIT,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Material × plant rows matching ``text``, best first.
 
@@ -64,12 +66,12 @@ def search_materials(
     it, then descriptions holding every word of it (case-insensitive); active before inactive.
     Empty text finds nothing.
     """
-    typed = pl.select(clean_text(pl.lit(text or "", dtype=pl.String))).item()
+    typed = clean_text_value(text or "")
     if not typed:
         return fetch(con, "SELECT * FROM material LIMIT 0").select(
             "material", "plant", "description", "material_type", "abc_indicator", "base_uom",
             "is_active").with_columns(match=pl.lit(None, dtype=pl.String))
-    number = material_key(typed)
+    number = material_key(typed, settings)
     words = [w for w in typed.lower().split() if w][:MAX_SEARCH_WORDS]
     # One bound parameter per word: the SQL's shape depends on how many, never on what.
     described = " AND ".join(
@@ -93,15 +95,15 @@ def search_materials(
     )
 
 
-def material_record(con: duckdb.DuckDBPyConnection, material: object,
-                    plant: object) -> dict[str, Any] | None:
+def material_record(con: duckdb.DuckDBPyConnection, material: object, plant: object, *,
+                    settings: Settings) -> dict[str, Any] | None:
     """The master data of one material × plant (None when the material master lacks it)."""
     rows = fetch(
         con,
         """SELECT m.*, l.file_name AS loaded_from, l.finished_at AS loaded_at
            FROM material m LEFT JOIN load_log l USING (load_id)
            WHERE m.material = ? AND m.plant = ?""",
-        [material_key(material), _plant(plant)],
+        [material_key(material, settings), _plant(plant)],
     )
     return rows.row(0, named=True) if rows.height else None
 
@@ -112,7 +114,7 @@ def stock_history(
     plant: object,
     *,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    settings: Settings,
 ) -> pl.DataFrame:
     """SAP stock of a material × plant per snapshot × storage location.
 
@@ -120,8 +122,7 @@ def stock_history(
     material had stock lines in: a snapshot without a line of it is stock 0 there, not a gap.
     ``sap_qty`` is the configured stock basis (what counts are compared with).
     """
-    config = config or get_counting_config()
-    basis = basis_expression(config)
+    basis = basis_expression(settings.counting)
     return fetch(
         con,
         f"""WITH lines AS (
@@ -150,7 +151,8 @@ def stock_history(
             FROM dates d CROSS JOIN places p
             LEFT JOIN lines l USING (snapshot_date, storage_location)
             ORDER BY d.snapshot_date, p.storage_location""",
-        {"material": material_key(material), "plant": _plant(plant), "since": since},
+        {"material": material_key(material, settings), "plant": _plant(plant),
+         "since": since},
     )
 
 
@@ -188,6 +190,7 @@ def part_locations(
     plant: object = None,
     before: date | None = None,
     first_materials: int | None = None,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Where materials were last found: one row per material × plant × place.
 
@@ -213,7 +216,7 @@ def part_locations(
                    f.first_seen
             FROM found f LEFT JOIN material m USING (material, plant)
             ORDER BY f.material, f.plant, f.last_seen DESC, f.place""",
-        {"material": material_key(material) if material is not None else None,
+        {"material": material_key(material, settings) if material is not None else None,
          "plant": _plant(plant), "before": before,
          **({"first": first_materials} if first_materials is not None else {})},
     )
@@ -264,8 +267,8 @@ def last_locations(
     )
 
 
-def material_counts(con: duckdb.DuckDBPyConnection, material: object,
-                    plant: object) -> pl.DataFrame:
+def material_counts(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                    *, settings: Settings) -> pl.DataFrame:
     """Every count entry of a material × plant, newest first, voided and replaced ones too."""
     return fetch(
         con,
@@ -276,12 +279,12 @@ def material_counts(con: duckdb.DuckDBPyConnection, material: object,
                    WHERE r.replaces_count_id = p.count_id) AS replaced_by
            FROM physical_count p WHERE material = ? AND plant = ?
            ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
-        [material_key(material), _plant(plant)],
+        [material_key(material, settings), _plant(plant)],
     )
 
 
-def material_variances(con: duckdb.DuckDBPyConnection, material: object,
-                       plant: object) -> pl.DataFrame:
+def material_variances(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                       *, settings: Settings) -> pl.DataFrame:
     """The reconciliation of every count date of a material × plant, newest first."""
     return fetch(
         con,
@@ -290,12 +293,12 @@ def material_variances(con: duckdb.DuckDBPyConnection, material: object,
                   needs_recount, count_lines, counters
            FROM count_variance WHERE material = ? AND plant = ?
            ORDER BY count_date DESC""",
-        [material_key(material), _plant(plant)],
+        [material_key(material, settings), _plant(plant)],
     )
 
 
-def material_schedule(con: duckdb.DuckDBPyConnection, material: object,
-                      plant: object) -> pl.DataFrame:
+def material_schedule(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                      *, settings: Settings) -> pl.DataFrame:
     """Every schedule line of a material × plant (past and planned), newest date first."""
     return fetch(
         con,
@@ -304,12 +307,12 @@ def material_schedule(con: duckdb.DuckDBPyConnection, material: object,
                   created_by, created_at
            FROM count_schedule WHERE material = ? AND plant = ?
            ORDER BY count_date DESC, priority, schedule_id DESC""",
-        [material_key(material), _plant(plant)],
+        [material_key(material, settings), _plant(plant)],
     )
 
 
-def material_change_history(con: duckdb.DuckDBPyConnection, material: object,
-                            plant: object) -> pl.DataFrame:
+def material_change_history(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                            *, settings: Settings) -> pl.DataFrame:
     """What each MM60 load changed in a material × plant (added, removed, fields), newest
     load first."""
     return fetch(
@@ -321,27 +324,27 @@ def material_change_history(con: duckdb.DuckDBPyConnection, material: object,
            ORDER BY c.changed_at DESC, c.load_id DESC,
                     CASE c.change WHEN 'added' THEN 1 WHEN 'reactivated' THEN 2
                                   WHEN 'changed' THEN 3 ELSE 4 END, c.field""",
-        [material_key(material), _plant(plant)],
+        [material_key(material, settings), _plant(plant)],
     )
 
 
-def material_details(con: duckdb.DuckDBPyConnection, material: object,
-                     plant: object) -> dict[str, Any] | None:
+def material_details(con: duckdb.DuckDBPyConnection, material: object, plant: object, *,
+                     settings: Settings) -> dict[str, Any] | None:
     """Everything about one material × plant, read on one connection: ``record`` (master
     data), ``stock``, ``places``, ``counts``, ``variances``, ``schedule``, ``changes`` (the
     functions above); None when the material master lacks it."""
-    record = material_record(con, material, plant)
+    record = material_record(con, material, plant, settings=settings)
     if record is None:
         return None
     key = (record["material"], record["plant"])
     return {
         "record": record,
-        "stock": stock_history(con, *key),
-        "places": part_locations(con, material=key[0], plant=key[1]),
-        "counts": material_counts(con, *key),
-        "variances": material_variances(con, *key),
-        "schedule": material_schedule(con, *key),
-        "changes": material_change_history(con, *key),
+        "stock": stock_history(con, *key, settings=settings),
+        "places": part_locations(con, material=key[0], plant=key[1], settings=settings),
+        "counts": material_counts(con, *key, settings=settings),
+        "variances": material_variances(con, *key, settings=settings),
+        "schedule": material_schedule(con, *key, settings=settings),
+        "changes": material_change_history(con, *key, settings=settings),
     }
 
 

@@ -17,10 +17,16 @@ import duckdb
 import polars as pl
 
 from pipelines.counting.after_counts import refresh_after_counts
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.counting.keys import unknown_material
 from pipelines.sap.expression import QuantityError, evaluate_quantity
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 COUNT_COLUMNS = (
@@ -47,6 +53,7 @@ def insert_counts(
     entered_at: datetime,
     load_id: int | None = None,
     refresh: bool = True,
+    config: CountingConfig,
 ) -> int:
     """Append count rows inside the caller's transaction; returns how many.
 
@@ -78,20 +85,8 @@ def insert_counts(
         )
     if refresh:
         refresh_after_counts(con, frame["count_date"].unique().to_list(),
-                             today=entered_at.date())
+                             today=entered_at.date(), config=config)
     return frame.height
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(clean_text(pl.lit(str(value), dtype=pl.String))).item()
-
-
-def _code(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(normalise_plant(pl.lit(str(value), dtype=pl.String))).item()
 
 
 def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
@@ -102,7 +97,7 @@ def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
         value = float(quantity)
         typed = str(int(value)) if value.is_integer() else repr(value)
     else:
-        typed = _text(quantity)
+        typed = clean_text_value(quantity)
         try:
             value = evaluate_quantity(typed)
         except QuantityError as error:
@@ -114,12 +109,12 @@ def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
     return value, typed
 
 
-def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> dict[str, Any]:
+def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any],
+                    settings: Settings) -> dict[str, Any]:
     """Normalise and check one entry (as add_count and edit_count receive it)."""
-    settings = get_settings()
     material = normalise_material_value(entry.get("material"),
                                         lexicographic=settings.lexicographic_materials)
-    plant = _code(entry.get("plant"))
+    plant = normalise_plant_value(entry.get("plant"))
     if not material:
         raise CountError("material is missing")
     if not plant:
@@ -134,24 +129,23 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> di
             raise CountError(f"{count_date!r} is not a date (2026-11-20)") from None
     if not isinstance(count_date, date):
         raise CountError("count date is missing")
-    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                  [material, plant])
-    if known.is_empty():
-        raise CountError(f"material {material} is not in the material master of plant {plant}")
+    problem = unknown_material(con, material, plant)
+    if problem:
+        raise CountError(problem)
     quantity, typed = _typed_quantity(entry.get("quantity"))
-    location = _text(entry.get("location"))
+    location = clean_text_value(entry.get("location"))
     if quantity is None and location is None:
         raise CountError("enter a quantity, or the location where the material was seen")
     return {
         "count_date": count_date,
         "material": material,
         "plant": plant,
-        "storage_location": _code(entry.get("storage_location")),
+        "storage_location": normalise_plant_value(entry.get("storage_location")),
         "location": location,
         "quantity": quantity,
         "quantity_expr": typed,
-        "counter": _text(entry.get("counter")),
-        "notes": _text(entry.get("notes")),
+        "counter": clean_text_value(entry.get("counter")),
+        "notes": clean_text_value(entry.get("notes")),
         "movement_during_count": bool(entry.get("movement_during_count")),
         "possibly_not_received": bool(entry.get("possibly_not_received")),
     }
@@ -189,6 +183,7 @@ def add_count(
     entered_by: str,
     entered_at: datetime | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> int:
     """Record one count (or a "location only" entry when ``quantity`` is empty); its count_id.
 
@@ -202,10 +197,11 @@ def add_count(
         "storage_location": storage_location, "location": location, "counter": counter,
         "notes": notes, "movement_during_count": movement_during_count,
         "possibly_not_received": possibly_not_received,
-    })
+    }, settings)
     count_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at)
     if refresh:
-        refresh_after_counts(con, [entry["count_date"]], today=entered_at.date())
+        refresh_after_counts(con, [entry["count_date"]], today=entered_at.date(),
+                             config=settings.counting)
     return count_id
 
 
@@ -241,12 +237,14 @@ def void_count(
     voided_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> None:
     """Void one count: it stays in the table (who and when) but no longer counts."""
     voided_at = voided_at or datetime.now()
     current = _void(con, count_id, voided_by, voided_at, reason)
     if refresh:
-        refresh_after_counts(con, [current["count_date"]], today=voided_at.date())
+        refresh_after_counts(con, [current["count_date"]], today=voided_at.date(),
+                             config=settings.counting)
 
 
 def edit_count(
@@ -257,6 +255,7 @@ def edit_count(
     entered_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
     **changes: Any,
 ) -> int:
     """Correct a count: void it and insert the corrected row; returns the new count_id.
@@ -277,12 +276,12 @@ def edit_count(
         merged["quantity"] = (current["quantity_expr"] or current["quantity"]) \
             if current["quantity"] is not None else None
     merged.update(changes)
-    entry = _prepared_entry(con, merged)
+    entry = _prepared_entry(con, merged, settings)
     new_id = _insert_one(con, entry, entered_by=entered_by, entered_at=entered_at,
                          replaces=count_id)
     if refresh:
         refresh_after_counts(con, {current["count_date"], entry["count_date"]},
-                             today=entered_at.date())
+                             today=entered_at.date(), config=settings.counting)
     return new_id
 
 
@@ -320,13 +319,14 @@ def list_counts(
     counter: str | None = None,
     include_voided: bool = False,
     limit: int | None = None,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Count rows with the material's description and the count_id of the correction that
     replaced them (``replaced_by``), newest first, filtered by any of the arguments
     (``start``/``end``: a range of count dates, both included)."""
     if material is not None:
         material = normalise_material_value(
-            material, lexicographic=get_settings().lexicographic_materials)
+            material, lexicographic=settings.lexicographic_materials)
     return fetch(
         con,
         """SELECT p.*, m.description,
@@ -344,6 +344,6 @@ def list_counts(
            ORDER BY p.count_date DESC, p.entered_at DESC, p.count_id DESC
            LIMIT CAST($limit AS BIGINT)""",
         {"count_date": count_date, "start": start, "end": end, "material": material,
-         "plant": _code(plant), "counter": counter, "include_voided": include_voided,
-         "limit": limit},
+         "plant": normalise_plant_value(plant), "counter": counter,
+         "include_voided": include_voided, "limit": limit},
     )

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.records import insert_counts
 from pipelines.warehouse.db import fetch
 
@@ -58,9 +59,10 @@ def load_count_sheet(
     load_id: int,
     now: datetime,
     file_name: str,
+    config: CountingConfig,
 ) -> dict[str, Any]:
     inserted = insert_counts(con, rows, entered_by=f"sheet:{file_name}", entered_at=now,
-                             load_id=load_id)
+                             load_id=load_id, config=config)
     return {
         "counts": inserted,
         "counted": rows.filter(pl.col("quantity").is_not_null()).height,

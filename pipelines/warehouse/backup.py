@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -11,17 +10,13 @@ from pipelines.settings import Settings
 from pipelines.warehouse.db import warehouse
 
 
-def backups_to_keep() -> int:
-    return max(int(os.environ.get("WICS_BACKUPS_KEEP", "8")), 1)
-
-
 def backup_warehouse(settings: Settings, *, keep: int | None = None,
                      now: datetime | None = None) -> tuple[Path, list[Path]]:
     """Export every table to ``backups/<timestamp>/``; returns it and the backups removed.
 
     ``IMPORT DATABASE '<folder>'`` into an empty DuckDB file restores it.
     """
-    keep = backups_to_keep() if keep is None else keep
+    keep = settings.backups_keep if keep is None else keep
     folder = settings.home / "backups"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / (now or datetime.now()).strftime("wics-%Y%m%dT%H%M%S")
