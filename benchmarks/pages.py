@@ -10,7 +10,8 @@ domain functions where they exist:
   lines (``load_stock_snapshot``); earlier ones have moved quantities and a few lines less;
 - ``count_lines`` count entries spread over the working days of the past year (one
   ``generate_counts`` round per snapshot interval, each material × plant on one day of it),
-  a few voided; written straight into ``physical_count`` like a count-sheet load would;
+  entered by their counter's account (``ana`` for ANA), a few voided; written straight into
+  ``physical_count`` like a count-sheet load would;
 - reconciliation of every count date (``reconcile``), the schedule lines those counts filled,
   and the planning run (``generate_schedule``) for the weeks ahead with its recounts.
 
@@ -164,7 +165,7 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
                        location, quantity, quantity_expr, counter, notes, entered_by,
                        entered_at)
                    SELECT count_date, material, plant, storage_location, location, quantity,
-                          quantity_expr, counter, notes, counter,
+                          quantity_expr, counter, notes, lower(counter),
                           count_date + INTERVAL 15 HOUR FROM bench_counts""")
             con.unregister("bench_counts")
         counted += rows.height

@@ -56,11 +56,14 @@ cells[1].metric("With a quantity", f"{totals['counted']:,}")
 cells[2].metric("Location only", f"{totals['location_only']:,}",
                 help="seen there, not counted: adds nothing to the counted quantity")
 cells[3].metric("Materials × plants", f"{totals['materials']:,}")
-cells[4].metric("Voided or corrected", f"{totals['voided']:,}" if include_voided else "hidden")
+cells[4].metric("Counters", f"{totals['counters']:,}")
 
 if listed.is_empty():
     st.info("No count entry matches these filters.")
     st.stop()
+if include_voided and totals["voided"]:
+    st.caption(f"{totals['voided']:,} voided or corrected entries are listed too; they count "
+               "nowhere.")
 if more:
     st.caption(f"The newest {data.COUNT_LIST_LIMIT:,} entries are shown; narrow the dates "
                "or pick a counter for the rest.")
@@ -117,8 +120,11 @@ labels = {
     + f" · {row['counter'] or row['entered_by']}"
     for row in changeable.iter_rows(named=True)
 }
-count_id = st.selectbox("Count", list(labels), format_func=labels.__getitem__,
-                        key="counts_change_id")
+count_id = st.selectbox("Entry to change", list(labels), format_func=labels.__getitem__,
+                        key="counts_change_id",
+                        help="entries of this list you may change: your own"
+                        + (", and everyone's as a manager" if user.may(
+                            Action.CHANGE_OTHERS_COUNTS) else ""))
 row = changeable.filter(pl.col("count_id") == count_id).row(0, named=True)
 
 correct, remove = st.columns(2, gap="large")

@@ -376,6 +376,7 @@ def count_totals(counts: pl.DataFrame) -> dict[str, int]:
         "counted": counted.height,
         "location_only": live.height - counted.height,
         "materials": live.select("material", "plant").n_unique() if live.height else 0,
+        "counters": live["counter"].drop_nulls().n_unique(),
         "voided": counts.height - live.height,
     }
 
