@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -114,10 +114,11 @@ def _ensure_dagster_home(settings: Settings) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """Write realistic demo exports into drop/ and load them through the Dagster jobs."""
-    from pipelines.demo.files import write_demo_exports
-    from pipelines.warehouse.db import query
+    """Write a demo drop, load it through the Dagster jobs, then add a quarter of counting."""
+    from pipelines.demo.warehouse import DEMO_COUNTERS, fill_demo_history, write_demo_drop
+    from pipelines.warehouse.db import query, warehouse
 
+    started = time.perf_counter()
     settings = get_settings()
     _ensure_dagster_home(settings)
     loaded = query("SELECT count(*) FROM load_log WHERE status = 'loaded'",
@@ -135,10 +136,11 @@ def demo_command(args: argparse.Namespace) -> int:
             elif target.exists():
                 target.unlink()
         settings.ensure_dirs()
-    # Dated yesterday and today, so the demo's freshness checks are green.
-    files = write_demo_exports(settings.drop_dir, materials=args.materials,
-                               stock_rows=args.materials * 3,
-                               start=date.today() - timedelta(days=1))
+    # Every schedule writer of this process (the load runs' refresh too) uses the demo's team.
+    os.environ.setdefault("WICS_COUNTERS", ",".join(DEMO_COUNTERS))
+    today = date.today()
+    files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
+                            seed=args.seed)
     from pipelines.defs.launch import load_through_dagster
 
     failed = 0
@@ -149,7 +151,20 @@ def demo_command(args: argparse.Namespace) -> int:
                       f"(Dagster run {result.run_id[:8]})")
         failed += not result.success
     _demo_accounts(settings.home)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    loads_done = time.perf_counter()
+    with warehouse(settings.database) as con:
+        history = fill_demo_history(con, today=today, seed=args.seed,
+                                    config=get_settings().counting)
+    console.print(
+        f"counting history from {history.first_day}: {history.count_rows:,} count rows, "
+        f"{history.recounts_done:,} recounts done, {history.open_recounts:,} open; "
+        f"today {history.today_counted:,} of {history.today_scheduled:,} scheduled lines "
+        f"counted; {history.scheduled_ahead:,} lines planned up to {history.schedule_to}")
+    console.print(f"demo ready in {time.perf_counter() - started:.1f} s (loads "
+                  f"{loads_done - started:.1f} s, counting history {history.seconds:.1f} s)")
+    return 0
 
 
 def config_command(args: argparse.Namespace) -> int:
@@ -285,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="write demo SAP exports and load them via Dagster")
     demo.add_argument("--materials", type=int, default=2000, help="material × plant rows")
     demo.add_argument("--reset", action="store_true", help="empty the warehouse first")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
     demo.set_defaults(handler=demo_command)
 
     up = commands.add_parser("up", help="start Dagster and the Streamlit dashboard")

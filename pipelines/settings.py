@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     dagster_port: Annotated[int, Field(ge=1, le=65535)] = 3000
     dashboard_port: Annotated[int, Field(ge=1, le=65535)] = 8501
+    # The Dagster UI as a browser reaches it (the dashboard links runs there); empty:
+    # http://<host>:<dagster port>.
+    dagster_url: str = ""
     # Counting (reconciliation and the cycle-count schedule); see docs/counting.md.
     stock_basis: Annotated[tuple[str, ...], NoDecode] = STOCK_BASES["physical"]
     tolerance_a: Percent = 1.0

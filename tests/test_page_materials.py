@@ -203,7 +203,7 @@ def test_chosen_material_shows_its_stock_counts_and_changes(warehouse_file):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["SAP stock"] == "90 EA"  # latest snapshot, all storage locations
     assert metrics["Last count"] == "2026-11-02"
-    assert metrics["Unit price"] == "12.50 EUR"
+    assert metrics["Unit price"] == "EUR 12.50"
     places = _frame(app, "last_seen")
     assert sorted(places["location"].to_list()) == ["OVERFLOW-1", "R01-A-1"]
     variances = _frame(app, "variance_qty")

@@ -79,7 +79,7 @@ def test_a_local_sign_in_runs_the_page_and_a_wrong_one_says_only_that(loaded):
     assert not app.exception
     assert app.session_state[USER_KEY] == User("alice", Role.COUNTER)
     assert app.title[0].value == "Warehouse overview"
-    assert {m.label: m.value for m in app.metric}["Active materials"] == "2"
+    assert {m.label: m.value for m in app.metric}["Counts today"] == "0 of 0"
     assert app.sidebar.text[0].value == "alice · counter"
     app.sidebar.button(key="sign_out").click().run()
     assert app.title[0].value == "Sign in to WICS" and not app.metric

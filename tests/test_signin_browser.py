@@ -38,7 +38,7 @@ def test_an_anonymous_visitor_sees_no_data_and_a_local_sign_in_works(loaded):
             wait_for_script(page)
             body = page.inner_text("body")
             assert "Sign in to WICS" in body
-            for secret in ("Warehouse overview", "Active materials", "2026-11-02",
+            for secret in ("Warehouse overview", "Accuracy this week", "2026-11-02",
                            "MB52_2026-11-02.xlsx", "SAP loads", "125.5"):
                 assert secret not in body
         screenshot(page, "signin-form")
@@ -48,7 +48,7 @@ def test_an_anonymous_visitor_sees_no_data_and_a_local_sign_in_works(loaded):
         page.get_by_role("button", name="Sign in", exact=True).click()
         page.get_by_text("Unknown user or wrong password.").wait_for(timeout=60_000)
         wait_for_script(page)
-        assert "Active materials" not in page.inner_text("body")
+        assert "Accuracy this week" not in page.inner_text("body")
         screenshot(page, "signin-refused")
 
         sign_in(page, "alice", "correct horse")
@@ -61,7 +61,7 @@ def test_an_anonymous_visitor_sees_no_data_and_a_local_sign_in_works(loaded):
         page.get_by_role("button", name="Sign out").click()
         page.get_by_text("Sign in to WICS").wait_for(timeout=60_000)
         wait_for_script(page)
-        assert "Active materials" not in page.inner_text("body")
+        assert "Accuracy this week" not in page.inner_text("body")
 
 
 def test_oidc_sign_in_against_a_local_provider(loaded, monkeypatch):
@@ -86,7 +86,7 @@ def test_oidc_sign_in_against_a_local_provider(loaded, monkeypatch):
             page.goto(url)
             wait_for_script(page)
             body = page.inner_text("body")
-            assert "Sign in with Mock IdP" in body and "Active materials" not in body
+            assert "Sign in with Mock IdP" in body and "Accuracy this week" not in body
             assert "User name" not in body  # no local accounts: the provider only
             screenshot(page, "signin-oidc-button")
 
@@ -114,4 +114,4 @@ def test_oidc_sign_in_against_a_local_provider(loaded, monkeypatch):
             page.get_by_text("Sign in with Mock IdP").wait_for(timeout=60_000)
             wait_for_script(page)
             body = page.inner_text("body")
-            assert "Sign in with Mock IdP" in body and "Active materials" not in body
+            assert "Sign in with Mock IdP" in body and "Accuracy this week" not in body

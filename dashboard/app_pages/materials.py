@@ -10,6 +10,7 @@ import streamlit as st
 from pipelines.access import Action
 from pipelines.counting.materials import entry_state
 
+import formatting
 import materials_data as data
 from auth import current_user
 
@@ -19,19 +20,14 @@ view = st.radio("View", ["One material", "Part locations of all materials"], hor
 
 
 def _quantity(value: float | None, unit: str | None) -> str:
-    """1,234.5 EA: thousands separated, SAP's three decimals without trailing zeros."""
-    if value is None:
-        return "–"
-    text = f"{value:,.3f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}" if unit else text
+    text = formatting.quantity(value)
+    return f"{text} {unit}" if unit and value is not None else text
 
 
 def _money(value: float | None, currency: str | None) -> str:
     """Cents only where they matter: a metric has room for about ten characters."""
-    if value is None:
-        return "–"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
-    return f"{text} {currency or ''}".strip()
+    big = value is not None and abs(value) >= 1000
+    return formatting.money(value, currency, decimals=0 if big else 2)
 
 
 def _blank(frame: pl.DataFrame) -> pl.DataFrame:
