@@ -202,13 +202,16 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
 
 
 def builder_version() -> str:
-    """Short hash of the code that builds the warehouse (not of the timing code): part of the
-    cached warehouse's name, so a changed builder never times a stale warehouse."""
+    """Short hash of the code that builds the warehouse and of the warehouse schema (not of
+    the timing code): part of the cached warehouse's name, so a changed builder or a new
+    column never times a stale warehouse."""
     import hashlib
     import inspect
 
+    from pipelines.warehouse import migrations, schema
+
     parts = (_normalised, _load_id, _earlier_stock, _working_days, _count_rows,
-             build_warehouse)
+             build_warehouse, schema, migrations)
     source = "".join(inspect.getsource(part) for part in parts)
     return hashlib.sha256(source.encode()).hexdigest()[:8]
 
