@@ -27,6 +27,9 @@ class Settings:
     max_compression_ratio: float = 200.0
     # Time zone of the schedules and freshness deadlines (IANA name).
     timezone: str = "UTC"
+    # Longest wait of any open of the warehouse (a save behind a running load, a load behind
+    # a backup) before it gives up with a clear WarehouseBusyError.
+    lock_timeout_s: float = 60.0
 
     @property
     def drop_dir(self) -> Path:
@@ -73,4 +76,5 @@ def get_settings() -> Settings:
         max_inflated_mb=_env_float("WICS_MAX_INFLATED_MB", 4096.0),
         max_compression_ratio=_env_float("WICS_MAX_COMPRESSION_RATIO", 200.0),
         timezone=os.environ.get("WICS_TIMEZONE", "UTC"),
+        lock_timeout_s=_env_float("WICS_LOCK_TIMEOUT_SECONDS", 60.0),
     )

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from test_counting_support import AT, MON, WED, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.ingest.load import load_file
@@ -34,9 +35,10 @@ def planned(wics_home):
         add_stock(con, MON, "10000001", sloc="0002", unrestricted=10, blocked=2)
         add_stock(con, MON, "@RISK", sloc="0001", unrestricted=7)
         add_count(con, count_date=MON, material="10000001", plant="1000", quantity=None,
-                  location="R01-A", storage_location="0001", entered_by="t", entered_at=AT)
+                  location="R01-A", storage_location="0001", user=User.system("t"), entered_at=AT)
         for material, counter in (("10000001", "ANA"), ("-5X", "ANA"), ("@RISK", "BEN")):
-            add_to_schedule(con, count_date=WED, material=material, plant="1000",
+            add_to_schedule(con, user=User.system(), count_date=WED, material=material,
+                            plant="1000",
                             counter=counter, reason="cycle")
     return wics_home
 
@@ -157,7 +159,7 @@ def test_worksheets_by_storage_location(planned, tmp_path):
 def test_counted_lines_are_not_printed_again(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT)
+                  user=User.system("t"), entered_at=AT)
         assert write_worksheets(con, WED, tmp_path) == [tmp_path / "count_2026-11-04_ANA.xlsx"]
         again = write_worksheets(con, WED, tmp_path / "all", include_counted=True)
     assert len(again) == 2
@@ -166,9 +168,9 @@ def test_counted_lines_are_not_printed_again(planned, tmp_path):
 def test_variance_report_for_managers(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="10000001", plant="1000", quantity="40",
-                  entered_by="t", entered_at=AT, movement_during_count=True)
+                  user=User.system("t"), entered_at=AT, movement_during_count=True)
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT)
+                  user=User.system("t"), entered_at=AT)
         path = write_variance_report(con, tmp_path / "variance.xlsx", start=MON,
                                      end=date(2026, 11, 6))
     book = openpyxl.load_workbook(path)

@@ -12,6 +12,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
 from pipelines.counting.config import get_counting_config
 from pipelines.counting.reconcile import reconcile
@@ -93,8 +94,8 @@ def count_schedule(config: CountScheduleConfig, wics: WicsWarehouse) -> dg.Mater
     counting = get_counting_config()
     today = date.today()
     with warehouse(wics.settings().database) as con:
-        result = generate_schedule(con, today=today, include_today=config.include_today,
-                                   config=counting)
+        result = generate_schedule(con, user=User.system("dagster"), today=today,
+                                   include_today=config.include_today, config=counting)
         per_day = fetch(
             con,
             """SELECT count_date, counter, count(*) AS lines,
