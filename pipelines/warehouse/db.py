@@ -14,6 +14,12 @@ into ``Conflict on tuple deletion`` errors. So ``warehouse()`` itself serialises
 - every opener passes a turnstile (a lock file ``<database>.lock`` plus a lock per process),
   held while it waits for DuckDB's file lock: a process waiting for the file goes next, so a
   busy dashboard cannot starve a load in another process, nor a load the dashboard;
+- opening and closing the file costs far more than a save (closing checkpoints it), so when
+  the last connection of a process closes while other threads of the process wait to open,
+  the instance is handed on open instead of closed, and for ``SHARE_SECONDS`` after a
+  process opened the file its threads join the open instance without queueing at the file's
+  turnstile; after that a process waiting for the file goes first. The file is closed as
+  soon as nobody in the process waits for it;
 - the schema is ensured once per process and file, not on every open;
 - every wait is bounded (``timeout_s``, default ``WICS_LOCK_TIMEOUT_SECONDS``) and ends in a
   ``WarehouseBusyError`` that says what was waited for and that nothing was written.
@@ -41,6 +47,10 @@ from pipelines.settings import get_settings
 from pipelines.warehouse.schema import create_schema
 
 T = TypeVar("T")
+# How long a process's threads may keep joining its open instance while another process waits
+# for the file: long enough to save a burst of counts for one open and close, short enough
+# that the other process waits at most about this long plus one transaction.
+SHARE_SECONDS = 0.3
 
 
 class WarehouseBusyError(RuntimeError):
@@ -77,6 +87,10 @@ class _Gate:
     writer_thread: int | None = None
     writer_since: datetime | None = None
     lock_fd: int | None = None
+    file_turnstile_held: bool = False  # this process holds the lock file right now
+    waiting: int = 0  # threads of this process on their way to a connection
+    anchor: duckdb.DuckDBPyConnection | None = None  # keeps the instance open for them
+    opened_at: float = 0.0  # time.monotonic() when this process last opened the file
     schema_key: tuple[int, int] | None = None  # (device, inode) whose schema is ensured
 
 
@@ -142,8 +156,10 @@ def _take_file_turnstile(gate: _Gate, deadline: float, timeout_s: float) -> bool
     while True:
         try:
             fcntl.lockf(gate.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            gate.file_turnstile_held = True
             return True
         except OSError:
+            _drop_anchor(gate)  # another process waits: let it in
             if time.monotonic() >= deadline:
                 raise _busy(gate.path, timeout_s,
                             "locked by another process waiting for the file") from None
@@ -160,6 +176,7 @@ def _connect(gate: _Gate, read_only: bool, deadline: float, timeout_s: float,
             # A reader shares this process's open write instance: reads never conflict.
             want = "rw" if not read_only or gate.mode == "rw" else "ro"
             if gate.mode in (None, want):
+                fresh = gate.mode is None
                 try:
                     con = duckdb.connect(str(gate.path), read_only=want == "ro")
                 except (duckdb.IOException, duckdb.ConnectionException) as error:
@@ -168,8 +185,9 @@ def _connect(gate: _Gate, read_only: bool, deadline: float, timeout_s: float,
                     last_error = error
                 else:
                     gate.mode = want
-                    gate.users += 1
-                    return con, want
+                    if fresh:
+                        gate.opened_at = time.monotonic()
+                    return _joined(gate, con)
             else:
                 # This process has the file open read-only and we want to write: its readers
                 # are short and new ones wait at the turnstile we hold.
@@ -188,16 +206,77 @@ def _connect(gate: _Gate, read_only: bool, deadline: float, timeout_s: float,
         delay = min(delay * 2, 0.2)
 
 
+def _sharing(gate: _Gate) -> bool:
+    """The process has the file open and may still share it among its threads."""
+    return (gate.users > 0 or gate.anchor is not None) \
+        and time.monotonic() - gate.opened_at < SHARE_SECONDS
+
+
+def _others_wait_for_file(gate: _Gate) -> bool:
+    """Whether another process may be waiting for the file (then it must be closed)."""
+    if gate.file_turnstile_held:
+        return False  # an opener of ours holds the turnstile: nobody else can wait behind it
+    if gate.lock_fd is None or not gate.entry.acquire(blocking=False):
+        return True  # an opener of ours is still queueing for the turnstile: assume so
+    try:
+        try:
+            fcntl.lockf(gate.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True  # another process holds the turnstile: it waits for the file
+        fcntl.lockf(gate.lock_fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        gate.entry.release()
+
+
+def _drop_anchor(gate: _Gate) -> None:
+    """Close an instance kept open for a waiter of this process."""
+    with gate.cond:
+        if gate.anchor is not None and gate.users == 0:
+            anchor, gate.anchor = gate.anchor, None
+            anchor.close()
+            gate.mode = None
+            gate.cond.notify_all()
+
+
+def _join(gate: _Gate) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A connection to the instance this process has open (caller holds ``gate.cond``)."""
+    assert gate.mode is not None
+    return _joined(gate, duckdb.connect(str(gate.path), read_only=gate.mode == "ro"))
+
+
+def _joined(gate: _Gate, con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection,
+                                                                  str]:
+    gate.users += 1
+    if gate.anchor is not None:  # our connection holds the instance now
+        anchor, gate.anchor = gate.anchor, None
+        anchor.close()
+    assert gate.mode is not None
+    return con, gate.mode
+
+
 def _close(gate: _Gate, con: duckdb.DuckDBPyConnection) -> None:
     # Under the condition: nobody may join an instance while its last connection closes it.
     with gate.cond:
         try:
-            con.close()
+            if gate.users == 1 and gate.waiting > 0 and gate.anchor is None \
+                    and (_sharing(gate) or not _others_wait_for_file(gate)):
+                gate.anchor = con  # the next opener of this process joins the open instance
+            else:
+                con.close()
         finally:
             gate.users -= 1
-            if gate.users == 0:
+            if gate.users == 0 and gate.anchor is None:
                 gate.mode = None
             gate.cond.notify_all()
+
+
+def _stop_waiting(gate: _Gate) -> None:
+    with gate.cond:
+        gate.waiting -= 1
+        idle = gate.waiting == 0
+    if idle:
+        _drop_anchor(gate)  # nobody left to hand the instance to
 
 
 @contextmanager
@@ -211,28 +290,30 @@ def _connection(db_path: Path, read_only: bool,
     nested = bool(mine)
     deadline = time.monotonic() + timeout_s
     owns_writer = False
-    if not read_only and gate.writer_thread != threading.get_ident():
-        if not gate.writer.acquire(timeout=timeout_s):
-            since = f" since {gate.writer_since:%H:%M:%S}" if gate.writer_since else ""
-            raise _busy(db_path, timeout_s, f"another save or load of this process is "
-                                            f"writing{since}")
-        owns_writer = True
-        gate.writer_thread, gate.writer_since = threading.get_ident(), datetime.now()
+    if not nested:
+        with gate.cond:
+            gate.waiting += 1
     try:
+        if not read_only and gate.writer_thread != threading.get_ident():
+            if not gate.writer.acquire(timeout=timeout_s):
+                since = f" since {gate.writer_since:%H:%M:%S}" if gate.writer_since else ""
+                raise _busy(db_path, timeout_s, f"another save or load of this process is "
+                                                f"writing{since}")
+            owns_writer = True
+            gate.writer_thread, gate.writer_since = threading.get_ident(), datetime.now()
         if nested:  # the thread's own open connection keeps the file: no turnstile
             con, mode = _connect(gate, read_only, deadline, timeout_s, nested=True)
         else:
-            if not gate.entry.acquire(timeout=_remaining(deadline)):
-                raise _busy(db_path, timeout_s, "other threads of this process are opening it")
-            try:
-                file_locked = _take_file_turnstile(gate, deadline, timeout_s)
-                try:
-                    con, mode = _connect(gate, read_only, deadline, timeout_s, nested=False)
-                finally:
-                    if file_locked:
-                        fcntl.lockf(gate.lock_fd, fcntl.LOCK_UN)
-            finally:
-                gate.entry.release()
+            con, mode = _open_in_turn(gate, read_only, deadline, timeout_s)
+    except BaseException:
+        if owns_writer:
+            gate.writer_thread = gate.writer_since = None
+            gate.writer.release()
+        raise
+    finally:
+        if not nested:
+            _stop_waiting(gate)
+    try:
         mine.append(mode if read_only else "w")
         try:
             yield con
@@ -243,6 +324,26 @@ def _connection(db_path: Path, read_only: bool,
         if owns_writer:
             gate.writer_thread = gate.writer_since = None
             gate.writer.release()
+
+
+def _open_in_turn(gate: _Gate, read_only: bool, deadline: float,
+                  timeout_s: float) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """Pass the process's turnstile, then the file's, then connect."""
+    with gate.cond:
+        if _sharing(gate) and (gate.mode == "rw" or read_only):
+            return _join(gate)
+    if not gate.entry.acquire(timeout=_remaining(deadline)):
+        raise _busy(gate.path, timeout_s, "other threads of this process are opening it")
+    try:
+        file_locked = _take_file_turnstile(gate, deadline, timeout_s)
+        try:
+            return _connect(gate, read_only, deadline, timeout_s, nested=False)
+        finally:
+            if file_locked:
+                gate.file_turnstile_held = False
+                fcntl.lockf(gate.lock_fd, fcntl.LOCK_UN)
+    finally:
+        gate.entry.release()
 
 
 def _schema_key(path: Path) -> tuple[int, int]:
