@@ -188,6 +188,12 @@ def _connect(gate: _Gate, read_only: bool, deadline: float, timeout_s: float,
                     if fresh:
                         gate.opened_at = time.monotonic()
                     return _joined(gate, con)
+            elif gate.users == 0 and gate.anchor is not None:
+                # Kept open read-only for the next reader, but we write: reopen read-write.
+                anchor, gate.anchor = gate.anchor, None
+                anchor.close()
+                gate.mode = None
+                continue
             else:
                 # This process has the file open read-only and we want to write: its readers
                 # are short and new ones wait at the turnstile we hold.
