@@ -406,6 +406,45 @@ def warehouse(
                 f"could not commit ({error}); nothing was written") from error
 
 
+@contextmanager
+def exclusive(path: Path | str | None = None, *, timeout_s: float = 5.0) -> Iterator[Path]:
+    """Nobody in any WICS process has the file open while the block runs (restore swaps it).
+
+    Takes this process's writer lock and both turnstiles, then checks that no process holds
+    the file (a short read-write open); raises WarehouseBusyError when one does. Openers of
+    every WICS process wait at the turnstile until the block ends.
+    """
+    db_path = (Path(path) if path is not None else get_settings().database).resolve()
+    gate = _gate(db_path)
+    deadline = time.monotonic() + timeout_s
+    if gate.writer_thread == threading.get_ident() or _held().get(str(db_path)):
+        raise RuntimeError("cannot take the warehouse exclusively inside a warehouse() block")
+    if not gate.writer.acquire(timeout=timeout_s):
+        raise _busy(db_path, timeout_s, "a save or load of this process is writing")
+    gate.writer_thread, gate.writer_since = threading.get_ident(), datetime.now()
+    try:
+        _drop_anchor(gate)
+        if not gate.entry.acquire(timeout=_remaining(deadline)):
+            raise _busy(db_path, timeout_s, "other threads of this process are opening it")
+        try:
+            file_locked = _take_file_turnstile(gate, deadline, timeout_s)
+            try:
+                if db_path.exists():
+                    con, _ = _connect(gate, False, deadline, timeout_s, nested=False)
+                    _close(gate, con)  # it could be opened: nobody else has it
+                    _drop_anchor(gate)
+                yield db_path
+            finally:
+                if file_locked:
+                    gate.file_turnstile_held = False
+                    fcntl.lockf(gate.lock_fd, fcntl.LOCK_UN)
+        finally:
+            gate.entry.release()
+    finally:
+        gate.writer_thread = gate.writer_since = None
+        gate.writer.release()
+
+
 def in_transaction(
     work: Callable[..., T],
     *args: Any,
