@@ -55,7 +55,9 @@ class Config:
     counters_in_process: int = 16
     counters_in_second_process: int = 4
     saves_per_counter: int = 50
-    think_s: float = 0.5  # mean pause between two saves of one counter (uniform 0..2x)
+    # Mean pause between two saves of one counter (uniform 0..2x): a person counting a bin
+    # takes minutes; a save a second per counter is a burst far beyond that.
+    think_s: float = 1.0
     mm60_rows: int = 100_000
     mb52_rows: int = 300_000
     time_limit_s: float = 600.0
@@ -332,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="counters in this process")
     parser.add_argument("--second", type=int, default=4, help="counters in a second process")
     parser.add_argument("--saves", type=int, default=50, help="saves per counter")
-    parser.add_argument("--think", type=float, default=0.5,
+    parser.add_argument("--think", type=float, default=1.0,
                         help="mean pause between two saves of one counter, seconds")
     parser.add_argument("--mm60-rows", type=int, default=100_000)
     parser.add_argument("--mb52-rows", type=int, default=300_000)

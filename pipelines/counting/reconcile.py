@@ -235,15 +235,15 @@ def _reconcile(con: duckdb.DuckDBPyConnection, count_dates: list[date] | None,
         + _variance_sql(config, scope),
         {**_params(config), **params},
     )
-    stats = fetch(
-        con,
+    # A plain tuple, not a frame: this runs on every saved count.
+    lines, out_of_tolerance, unreconciled = con.execute(
         f"""SELECT count(*) AS lines,
                    count(*) FILTER (WHERE needs_recount) AS out_of_tolerance,
                    count(*) FILTER (WHERE sap_qty IS NULL) AS unreconciled
             FROM count_variance WHERE TRUE {scope}""",
         params,
-    ).row(0, named=True)
-    return ReconcileResult(stats["lines"], stats["out_of_tolerance"], stats["unreconciled"],
+    ).fetchall()[0]
+    return ReconcileResult(lines, out_of_tolerance, unreconciled,
                            time.perf_counter() - started)
 
 

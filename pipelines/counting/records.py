@@ -187,9 +187,9 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> di
     if not isinstance(count_date, date):
         raise CountError("count date is missing")
     quantity, typed = _typed_quantity(entry.get("quantity"))
-    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                  [material, plant])
-    if known.is_empty():
+    known = con.execute("SELECT 1 FROM material WHERE material = ? AND plant = ?",
+                        [material, plant]).fetchall()
+    if not known:
         raise CountError(_unknown_material(con, material, plant))
     location = _text(entry.get("location"), "the location")
     if quantity is None and location is None:

@@ -197,8 +197,7 @@ def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: Counting
                  WHERE v.material = s.material AND v.plant = s.plant
                    AND v.count_date = s.source_count_date AND v.needs_recount)""" + scope
     ).fetchone()
-    candidates = fetch(
-        con,
+    candidates = con.execute(  # tuples, not a frame: this runs on every saved count
         f"""SELECT v.count_date, v.material, v.plant, v.counters
             FROM count_variance v
             WHERE v.needs_recount AND v.count_date >= $since{variance_scope}
@@ -213,10 +212,10 @@ def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: Counting
                     AND p.count_date > v.count_date AND {_counted()})
             ORDER BY v.count_date, v.plant, v.material""",
         {"since": today - timedelta(days=config.recount_lookback_days)},
-    )
+    ).fetchall()
     loads: dict[date, dict[str | None, int]] = {}
     added = 0
-    for count_date, material, plant, counters in candidates.iter_rows():
+    for count_date, material, plant, counters in candidates:
         day = next_working_day(count_date, config.holidays)
         if day < today:
             day = first_working_day_from(today, config.holidays)

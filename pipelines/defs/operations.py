@@ -13,8 +13,8 @@ from pipelines.warehouse.backup import backup_warehouse
 @dg.asset(group_name="operations", kinds={"duckdb", "parquet"})
 def warehouse_backup(wics: WicsWarehouse) -> dg.MaterializeResult:
     """The whole warehouse exported to Parquet under ``backups/wics-<timestamp>/``
-    (DuckDB ``EXPORT DATABASE``; ``IMPORT DATABASE`` restores it). The last
-    WICS_BACKUPS_KEEP (8) backups are kept."""
+    (DuckDB ``EXPORT DATABASE``, the code of ``wics backup``; ``wics restore`` restores it).
+    The last WICS_BACKUPS_KEEP (8) backups are kept."""
     target, removed = backup_warehouse(wics.settings())
     size = sum(p.stat().st_size for p in target.iterdir())
     return dg.MaterializeResult(metadata={

@@ -153,7 +153,7 @@ def restore_warehouse(settings: Settings, source: Path, *, now: datetime | None 
             create_schema(con)  # a backup of an older version gets today's tables
             names = [n for (n,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
-            tables = {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]
+            tables = {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]
                       for n in names}
             con.execute("CHECKPOINT")
         finally:
