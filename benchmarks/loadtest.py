@@ -105,9 +105,11 @@ def _counter(name: str, keys: list[tuple[str, str]], saves: int, think_s: float,
              count_date, seed: int, out: list[Save], deadline: float) -> None:
     from pipelines.access import Role, User
     from pipelines.counting.records import add_count
+    from pipelines.settings import get_settings
     from pipelines.warehouse.db import warehouse
 
     user = User(name, Role.COUNTER)
+    settings = get_settings()
     rng = random.Random(seed)
     for i in range(saves):
         if time.time() > deadline:
@@ -123,7 +125,7 @@ def _counter(name: str, keys: list[tuple[str, str]], saves: int, think_s: float,
                 add_count(con, count_date=count_date, material=material, plant=plant,
                           quantity=f"{rng.randint(1, 40)}*{rng.randint(1, 12)}",
                           location=f"R{rng.randint(1, 40):02d}", counter=name, notes=tag,
-                          user=user)
+                          user=user, settings=settings)
             out.append(Save(name, tag, started, time.perf_counter() - t0))
         except Exception as error:  # the load test counts every error a caller sees
             out.append(Save(name, tag, started, time.perf_counter() - t0,
@@ -306,7 +308,7 @@ def report(outcome: Outcome, config: Config) -> str:
         f"{config.counters_in_second_process} as threads of a second process, "
         f"{config.saves_per_counter} saves each, a pause of 0 to {2 * config.think_s:g} s "
         "between two saves of a counter; each save is "
-        "`with warehouse() as con: add_count(con, ..., user=...)`.",
+        "`with warehouse() as con: add_count(con, ..., user=..., settings=get_settings())`.",
         "- Loaded meanwhile by a third process (`load_file` + `refresh_after_load`): "
         + ", ".join(f"{x['file']} ({x['status']}, {x['rows']:,} rows, {x['seconds']:.1f} s, "
                     f"database {x['db_seconds']:.1f} s)" for x in outcome.loads) + ".",

@@ -1,25 +1,36 @@
-"""The ``wics`` command: load a file, write and load demo data, start the whole system, back
-the warehouse up and restore it."""
+"""The ``wics`` command: load a file, write and load demo data, start the whole system, show
+the settings, back the warehouse up and restore it."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.access import Role
+from pipelines.accounts import (
+    AccountError,
+    accounts_path,
+    add_account,
+    get_account,
+    list_accounts,
+    normalise_name,
+    remove_account,
+)
 from pipelines.ingest.after_load import refresh_after_load
 from pipelines.ingest.load import LoadResult, load_file
-from pipelines.settings import Settings, get_settings
+from pipelines.settings import ConfigError, Settings, describe_settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=False, highlight=False)
@@ -145,10 +156,11 @@ def _ensure_dagster_home(settings: Settings) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """Write realistic demo exports into drop/ and load them through the Dagster jobs."""
-    from pipelines.demo.exports import write_demo_exports
-    from pipelines.warehouse.db import query
+    """Write a demo drop, load it through the Dagster jobs, then add a quarter of counting."""
+    from pipelines.demo.warehouse import DEMO_COUNTERS, fill_demo_history, write_demo_drop
+    from pipelines.warehouse.db import query, warehouse
 
+    started = time.perf_counter()
     settings = get_settings()
     _ensure_dagster_home(settings)
     loaded = query("SELECT count(*) FROM load_log WHERE status = 'loaded'",
@@ -156,6 +168,7 @@ def demo_command(args: argparse.Namespace) -> int:
     if loaded and not args.reset:
         console.print(f"Demo data already loaded in {settings.home} ({loaded} files); "
                       "`wics demo --reset` starts over.")
+        _demo_accounts(settings.home)
         return 0
     if args.reset:
         from pipelines.warehouse.db import forget_schema
@@ -168,10 +181,11 @@ def demo_command(args: argparse.Namespace) -> int:
                 target.unlink()
         forget_schema(settings.database)
         settings.ensure_dirs()
-    # Dated yesterday and today, so the demo's freshness checks are green.
-    files = write_demo_exports(settings.drop_dir, materials=args.materials,
-                               stock_rows=args.materials * 3,
-                               start=date.today() - timedelta(days=1))
+    # Every schedule writer of this process (the load runs' refresh too) uses the demo's team.
+    os.environ.setdefault("WICS_COUNTERS", ",".join(DEMO_COUNTERS))
+    today = date.today()
+    files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
+                            seed=args.seed)
     from pipelines.defs.launch import load_through_dagster
 
     failed = 0
@@ -181,29 +195,123 @@ def demo_command(args: argparse.Namespace) -> int:
         console.print(f"[{colour}]{'loaded' if result.success else 'FAILED'}[/] {path.name} "
                       f"(Dagster run {result.run_id[:8]})")
         failed += not result.success
-    return 1 if failed else 0
+    _demo_accounts(settings.home)
+    if failed:
+        return 1
+    loads_done = time.perf_counter()
+    with warehouse(settings.database) as con:
+        history = fill_demo_history(con, today=today, seed=args.seed,
+                                    config=get_settings().counting)
+    console.print(
+        f"counting history from {history.first_day}: {history.count_rows:,} count rows, "
+        f"{history.recounts_done:,} recounts done, {history.open_recounts:,} open; "
+        f"today {history.today_counted:,} of {history.today_scheduled:,} scheduled lines "
+        f"counted; {history.scheduled_ahead:,} lines planned up to {history.schedule_to}")
+    console.print(f"demo ready in {time.perf_counter() - started:.1f} s (loads "
+                  f"{loads_done - started:.1f} s, counting history {history.seconds:.1f} s)")
+    return 0
+
+
+def config_command(args: argparse.Namespace) -> int:
+    """Print every setting, its effective value and where it came from (one line each, never
+    wrapped or cut: paths are long)."""
+    settings = get_settings()
+    rows = describe_settings(settings)
+    name_width = max(len(name) for name, _, _ in rows)
+    value_width = min(max(len(value) for _, value, _ in rows), 60)
+    for name, value, origin in rows:
+        console.print(f"{name:<{name_width}}  {value:<{value_width}}  {origin}",
+                      soft_wrap=True, markup=False)
+    console.print(f"wics.toml: {settings.toml_file}"
+                  f"{'' if settings.toml_file.is_file() else ' (not there)'}",
+                  soft_wrap=True, markup=False)
+    return 0
+
+
+def _read_password(name: str) -> str:
+    """The new password from standard input: typed twice at a terminal, else its first line."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise AccountError("the two passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def users_command(args: argparse.Namespace) -> int:
+    """Local accounts in WICS_HOME/users.json: add (password from stdin), list, remove."""
+    home = get_settings().home
+    try:
+        if args.action == "add":
+            password = None if args.oidc else _read_password(args.name)
+            account = add_account(home, args.name, args.role, password, replace=args.replace)
+            kind = "identity-provider role mapping" if args.oidc else "account"
+            console.print(f"{kind} [bold]{account.name}[/] ({account.role.value}) saved "
+                          f"in {accounts_path(home)}")
+        elif args.action == "remove":
+            remove_account(home, args.name)
+            console.print(f"removed {normalise_name(args.name)}")
+        else:
+            table = Table("user", "role", "signs in with", "created", box=None, padding=(0, 2))
+            for account in list_accounts(home):
+                table.add_row(account.name, account.role.value,
+                              "password" if account.has_password else "identity provider",
+                              account.created_at)
+            console.print(table if table.row_count else "no accounts yet")
+    except AccountError as error:
+        console.print(f"[red]{error}[/]")
+        return 2
+    return 0
+
+
+def _demo_accounts(home: Path) -> None:
+    """One account per role with a random password, printed once (kept only as hashes)."""
+    console.print("\n[bold]Demo accounts[/] (sign in to the dashboard with these):")
+    for role in Role:
+        if get_account(home, role.value) is not None:
+            console.print(f"  {role.value:<8} exists already; `wics users add {role.value} "
+                          f"--role {role.value} --replace` sets a new password")
+            continue
+        password = secrets.token_urlsafe(12)
+        add_account(home, role.value, role, password)
+        console.print(f"  user [bold]{role.value:<8}[/] password [bold]{password}[/]")
 
 
 def up_command(args: argparse.Namespace) -> int:
     """Start Dagster (webserver + daemon) and the Streamlit dashboard; Ctrl-C stops both."""
     settings = get_settings()
     _ensure_dagster_home(settings)
+    host = args.host or settings.host
+    dagster_port = args.dagster_port or settings.dagster_port
+    dashboard_port = args.dashboard_port or settings.dashboard_port
     env = {**os.environ, "WICS_HOME": str(settings.home)}
     bin_dir = Path(sys.executable).parent
     commands = [
         [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-         "-h", args.host, "-p", str(args.dagster_port)],
+         "-h", host, "-p", str(dagster_port)],
         [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
-         "--server.port", str(args.dashboard_port), "--server.address", args.host,
+         "--server.port", str(dashboard_port), "--server.address", host,
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
     ]
+    if settings.oidc_configured:
+        from pipelines.oidc import write_streamlit_secrets
+
+        secrets_file = write_streamlit_secrets(
+            settings, f"http://{host}:{dashboard_port}/oauth2callback")
+        commands[1] += ["--secrets.files", str(secrets_file)]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]Serving on {host}: Dagster's UI has no sign-in of its own; "
+                      "put it behind a reverse proxy that adds one (README).[/]")
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # `kill` stops both servers like Ctrl-C does
 
     signal.signal(signal.SIGTERM, stop)
     processes = [subprocess.Popen(c, cwd=REPO_ROOT, env=env) for c in commands]
-    console.print(f"Dagster UI:  http://{args.host}:{args.dagster_port}\n"
-                  f"Dashboard:   http://{args.host}:{args.dashboard_port}\n"
+    console.print(f"Dagster UI:  http://{host}:{dagster_port}\n"
+                  f"Dashboard:   http://{host}:{dashboard_port}\n"
                   f"Drop folder: {settings.drop_dir}\nCtrl-C stops both.")
     try:
         while all(p.poll() is None for p in processes):
@@ -237,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="write demo SAP exports and load them via Dagster")
     demo.add_argument("--materials", type=int, default=2000, help="material × plant rows")
     demo.add_argument("--reset", action="store_true", help="empty the warehouse first")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
     demo.set_defaults(handler=demo_command)
 
     backup = commands.add_parser("backup", help="export the whole warehouse to a folder")
@@ -251,15 +360,35 @@ def main(argv: list[str] | None = None) -> int:
     restore.set_defaults(handler=restore_command)
 
     up = commands.add_parser("up", help="start Dagster and the Streamlit dashboard")
-    up.add_argument("--host", default=os.environ.get("WICS_HOST", "127.0.0.1"))
-    up.add_argument("--dagster-port", type=int, default=int(os.environ.get("WICS_DAGSTER_PORT",
-                                                                           "3000")))
-    up.add_argument("--dashboard-port", type=int,
-                    default=int(os.environ.get("WICS_DASHBOARD_PORT", "8501")))
+    up.add_argument("--host", help="default WICS_HOST")
+    up.add_argument("--dagster-port", type=int, help="default WICS_DAGSTER_PORT")
+    up.add_argument("--dashboard-port", type=int, help="default WICS_DASHBOARD_PORT")
     up.set_defaults(handler=up_command)
 
+    config = commands.add_parser(
+        "config", help="print the effective settings and where each came from")
+    config.set_defaults(handler=config_command)
+    users = commands.add_parser("users", help="local accounts of the dashboard and their roles")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    add = user_actions.add_parser(
+        "add", help="add an account; its password is read from standard input, never argv")
+    add.add_argument("name", help="user name (letters, digits, . _ @ + -), or an e-mail")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--replace", action="store_true",
+                     help="give an existing account a new password and role")
+    add.add_argument("--oidc", action="store_true",
+                     help="no password: the role of this identity-provider user (e-mail)")
+    user_actions.add_parser("list", help="list the accounts and their roles")
+    remove = user_actions.add_parser("remove", help="remove an account")
+    remove.add_argument("name")
+    users.set_defaults(handler=users_command)
+
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        console.print(f"Configuration error: {error}", style="red", markup=False, soft_wrap=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -32,14 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(wics_home: Path) -> Iterator[str]:
+def streamlit_server(wics_home: Path, *, port: int | None = None,
+                     extra_args: list[str] = ()) -> Iterator[str]:
     """Serve the dashboard on a free port for one test; yields its URL."""
-    port = free_port()
+    port = port or free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     process = subprocess.Popen(
         [str(streamlit), "run", str(REPO / "dashboard" / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args],
         env={**os.environ, "WICS_HOME": str(wics_home)}, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -85,6 +86,16 @@ def wait_for_script(page, timeout_ms: int = 60_000) -> None:
     """Streamlit has finished running the page's script."""
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout_ms)
     page.wait_for_timeout(300)  # let the last delta paint before a screenshot
+
+
+def sign_in(page, name: str, password: str) -> None:
+    """Sign in through the dashboard's form, as a person does, and wait for the page."""
+    wait_for_script(page)
+    page.get_by_label("User name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_text(f"{name} · ").wait_for(timeout=60_000)  # the sidebar's who-am-I
+    wait_for_script(page)
 
 
 def screenshot(page, name: str) -> Path:

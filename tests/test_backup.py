@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_counting_support import MON, add_material, add_stock
+from counting_support import MON, add_material, add_stock
 
 from pipelines.access import Role, User
 from pipelines.cli import main
 from pipelines.counting.records import add_count
+from pipelines.settings import get_settings
 from pipelines.warehouse.backup import (
     RestoreError,
     backup_warehouse,
@@ -43,14 +44,15 @@ def home(wics_home):
         add_material(con, "M1")
         add_material(con, "M2", abc="C")
         add_stock(con, MON, "M1", unrestricted=10)
-        add_count(con, count_date=MON, material="M1", plant="1000", quantity="9", user=ANA)
+        add_count(con, count_date=MON, material="M1", plant="1000", quantity="9", user=ANA,
+                  settings=get_settings())
     return wics_home
 
 
 def _count_again(quantity: str = "4") -> None:
     with warehouse() as con:
         add_count(con, count_date=MON, material="M2", plant="1000", quantity=quantity,
-                  user=ANA)
+                  user=ANA, settings=get_settings())
 
 
 def test_backup_and_restore_round_trip_through_the_command(home, tmp_path, capsys):

@@ -106,16 +106,16 @@ def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     instance = dg.DagsterInstance.ephemeral()
-    run = defs.resolve_job_def("load_mm60").execute_in_process(
+    run = load_defs().resolve_job_def("load_mm60").execute_in_process(
         run_config=load_run_config(ExportKind.MM60, mm60_file([mm60_row("1")])),
         instance=instance)
     checks = _check_results(run)
     assert checks["material_unique_key"] is True
     assert checks["material_row_count_drop"] is True
-    run = defs.resolve_job_def("load_mb52").execute_in_process(
+    run = load_defs().resolve_job_def("load_mb52").execute_in_process(
         run_config=load_run_config(ExportKind.MB52, mb52_file([mb52_row("1"), mb52_row("5")])),
         instance=instance)
     checks = _check_results(run)
@@ -125,14 +125,14 @@ def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
 
 
 def test_a_blocking_check_stops_reconciliation(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     instance = dg.DagsterInstance.ephemeral()
     load_file(mm60_file([mm60_row("1")]))
     lines = [mb52_row("1", sloc=f"{i:04d}") for i in range(10)]
     load_file(mb52_file(lines, name="MB52_2026-11-02.xlsx"))
     partial = mb52_file(lines[:2], name="MB52_2026-11-03.xlsx")
-    run = defs.resolve_job_def("load_mb52").execute_in_process(
+    run = load_defs().resolve_job_def("load_mb52").execute_in_process(
         run_config=load_run_config(ExportKind.MB52, partial), instance=instance,
         raise_on_error=False)
     assert _check_results(run)["sap_stock_row_count_drop"] is False
@@ -142,10 +142,10 @@ def test_a_blocking_check_stops_reconciliation(wics_home, mm60_file, mb52_file):
 
 
 def test_freshness_job_turns_stale_data_red(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     load_file(mm60_file([mm60_row("1")], name="MM60_2020-01-01.xlsx"))
     load_file(mb52_file([mb52_row("1")], name="MB52_2020-01-02.xlsx"))
-    run = defs.resolve_job_def("check_sap_freshness").execute_in_process(
+    run = load_defs().resolve_job_def("check_sap_freshness").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert _check_results(run) == {"sap_stock_fresh": False, "material_fresh": False}

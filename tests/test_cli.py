@@ -73,11 +73,16 @@ def test_wics_demo_loads_demo_exports_through_dagster(wics_home):
 
     done = wics("demo", "--materials", "300", home=wics_home.home)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sum(line.startswith("loaded ") for line in done.stdout.splitlines()) == 4
+    assert sum(line.startswith("loaded ") for line in done.stdout.splitlines()) == 6
     statuses = query("SELECT kind, status FROM load_log ORDER BY load_id",
                      path=wics_home.database).rows()
-    assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mb52", "loaded"),
-                        ("count_sheet", "loaded")]
+    assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mm60", "loaded"),
+                        ("mb52", "loaded"), ("mb52", "loaded"), ("count_sheet", "loaded")]
+    assert "counting history from" in done.stdout and "demo ready in" in done.stdout
+    history = query("""SELECT count(DISTINCT count_date) AS days,
+                              count(*) FILTER (WHERE NOT within_tolerance) AS out
+                       FROM count_variance""", path=wics_home.database).row(0, named=True)
+    assert history["days"] > 50 and history["out"] > 0
     runs = dg.DagsterInstance.from_config(str(wics_home.dagster_home)).get_runs()
     assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet"}
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}

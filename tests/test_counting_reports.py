@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_counting_support import AT, MON, NEXT_MON, TUE, add_material, add_stock
+from counting_support import AT, MON, NEXT_MON, TUE, add_material, add_stock
 
 from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
@@ -26,6 +26,7 @@ from pipelines.counting.reconcile import reconcile
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule, mark_counted
 from pipelines.counting.summary import count_summary, summary_totals
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
 END = date(2026, 11, 30)
@@ -46,14 +47,15 @@ def con(wics_home):
         for material in ("A1", "B1", "A3"):
             add_to_schedule(c, user=User.system(), count_date=MON, material=material, plant="1000",
                             reason="cycle",
-                            counter="ANA")
+                            counter="ANA", settings=get_settings())
         add_to_schedule(c, user=User.system(), count_date=TUE, material="C1", plant="1000",
                         reason="request",
-                        requested_by="Kim", note="claim")
+                        requested_by="Kim", note="claim", settings=get_settings())
 
         def count(day, material, qty, plant="1000", **extra):
             add_count(c, count_date=day, material=material, plant=plant, quantity=qty,
-                      user=User.system("t"), entered_at=AT, refresh=False, **extra)
+                      user=User.system("t"), entered_at=AT, refresh=False, **extra,
+                      settings=get_settings())
 
         count(MON, "A1", "110", counter="ANA")
         count(MON, "A2", "40", counter="BEN")
@@ -62,7 +64,7 @@ def con(wics_home):
         count(TUE, "C1", "1000")
         count(TUE, "A9", "10", plant="2000")
         count(NEXT_MON, "B1", "190")
-        reconcile(c)
+        reconcile(c, config=get_settings().counting)
         mark_counted(c)
         yield c
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -18,9 +19,9 @@ from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
 
 @pytest.fixture
 def defs():
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
-    return defs
+    return load_defs()
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -96,7 +97,7 @@ def test_wrong_asset_for_the_file_is_an_error(wics_home, defs, mm60_file):
 def test_workspace_yaml_loads_the_code_location(wics_home):
     completed = subprocess.run(
         [str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists()
-         else sys.executable.replace("python", "dagster"),
+         else str(Path(sys.executable).with_name("dagster")),
          "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO, capture_output=True, text=True, timeout=180,
     )

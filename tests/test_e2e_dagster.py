@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.demo.exports import write_demo_exports
+from pipelines.demo.files import write_demo_exports
 from pipelines.warehouse.db import query
 
 from browser import free_port

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from pipelines.defs.resources import WicsWarehouse
-from pipelines.defs.sensors import drop_folder_sensor
+from pipelines.defs.sensors import watch_drop_folder
 from pipelines.ingest.load import load_file
 from pipelines.warehouse.db import query
 
@@ -26,7 +26,7 @@ def age(path, seconds: float = 60) -> None:
 
 def tick(cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(cursor=cursor, resources={"wics": WicsWarehouse()})
-    return drop_folder_sensor(context)
+    return watch_drop_folder(context, context.resources.wics)
 
 
 @pytest.fixture

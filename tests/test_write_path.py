@@ -9,11 +9,12 @@ from datetime import datetime
 
 import duckdb
 import pytest
-from test_counting_support import AT, MON, add_material
+from counting_support import AT, MON, add_material
 
 from pipelines.access import Role, User
 from pipelines.counting.records import CountError, add_count
 from pipelines.ingest.load import load_file
+from pipelines.settings import get_settings
 from pipelines.warehouse import db
 from pipelines.warehouse.db import (
     WarehouseBusyError,
@@ -55,7 +56,8 @@ def test_threads_of_one_process_save_at_once_while_others_read(home):
             try:
                 with warehouse() as con:
                     add_count(con, count_date=MON, material=f"M{(k + i) % 20}", plant="1000",
-                              quantity="2*3", location="R1", notes=tag, user=ANA)
+                              quantity="2*3", location="R1", notes=tag, user=ANA,
+                              settings=get_settings())
                 saved.append(tag)
             except BaseException as error:  # noqa: BLE001 - the test counts every error
                 errors.append(error)
@@ -100,7 +102,7 @@ def test_a_save_waits_for_a_material_master_being_written_instead_of_misreading_
         try:
             with warehouse() as con:
                 outcome.append(add_count(con, count_date=MON, material="NEW1", plant="1000",
-                                         quantity="5", user=ANA))
+                                         quantity="5", user=ANA, settings=get_settings()))
         except BaseException as error:  # noqa: BLE001
             outcome.append(error)
 
@@ -135,12 +137,13 @@ def test_a_count_during_an_mm60_load_says_the_load_is_running(home, mm60_file):
                                              r"MM60_2026-11-20.xlsx is being loaded"), \
                 warehouse() as con:
             add_count(con, count_date=MON, material="NEW2", plant="1000", quantity="1",
-                      user=ANA)
+                      user=ANA, settings=get_settings())
     finally:
         go.set()
         loader.join()
     with warehouse() as con:
-        add_count(con, count_date=MON, material="NEW2", plant="1000", quantity="1", user=ANA)
+        add_count(con, count_date=MON, material="NEW2", plant="1000", quantity="1", user=ANA,
+                  settings=get_settings())
 
 
 def test_the_schema_is_ensured_once_per_process_and_file(home, monkeypatch):
@@ -172,7 +175,8 @@ def test_a_save_behind_a_long_write_of_the_process_gives_up_clearly(home):
         assert holding.wait(30)
         with pytest.raises(WarehouseBusyError, match="nothing was written"), \
                 warehouse(timeout_s=0.2) as con:
-            add_count(con, count_date=MON, material="M1", plant="1000", quantity="1", user=ANA)
+            add_count(con, count_date=MON, material="M1", plant="1000", quantity="1", user=ANA,
+                      settings=get_settings())
     finally:
         release.set()
         holder.join()
@@ -212,7 +216,7 @@ def test_a_write_inside_a_read_of_the_same_thread_is_refused_not_deadlocked(home
 def test_a_read_inside_a_write_of_the_same_thread_sees_the_committed_state(home):
     with warehouse() as con:
         add_count(con, count_date=MON, material="M1", plant="1000", quantity="1", user=ANA,
-                  entered_at=AT)
+                  entered_at=AT, settings=get_settings())
         # A nested reader shares the open instance; it sees what was committed before.
         assert query("SELECT count(*) FROM physical_count").item() == 0
     assert query("SELECT count(*) FROM physical_count").item() == 1

@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import RecountResult, mark_counted, sync_recounts
 
@@ -25,7 +25,7 @@ def refresh_after_counts(
     keys: pl.DataFrame,
     *,
     today: date,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> RefreshResult:
     """Recompute the variance lines of ``keys`` (count_date, material, plant), then the
     schedule lines and recounts of those material × plants.
@@ -33,7 +33,6 @@ def refresh_after_counts(
     Runs in the caller's transaction, so a count and its consequences commit together; it
     touches only what the change can affect, so a save stays a small, short transaction.
     """
-    config = config or get_counting_config()
     keys = keys.filter(pl.col("count_date").is_not_null())
     variance = reconcile(con, keys=keys, config=config)
     materials = keys.select("material", "plant").unique()

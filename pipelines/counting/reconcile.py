@@ -30,8 +30,9 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import STOCK_COLUMNS, CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.sap.headers import STOCK_FIELDS
 from pipelines.warehouse.db import fetch
 
 # Quantities are rounded before comparing so that float noise (0.1 + 0.2) never decides a line.
@@ -56,7 +57,7 @@ class ReconcileResult:
 
 def basis_expression(config: CountingConfig, alias: str = "st") -> str:
     """SQL sum of the configured stock columns (names checked against a fixed list)."""
-    columns = [c for c in config.stock_basis if c in STOCK_COLUMNS]
+    columns = [c for c in config.stock_basis if c in STOCK_FIELDS]
     if not columns:
         raise ValueError("the stock basis names no MB52 stock column")
     return " + ".join(f"coalesce({alias}.{c}, 0)" for c in columns)
@@ -188,10 +189,9 @@ def variance_lines(
     *,
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The variance lines as they would be written, without writing them."""
-    config = config or get_counting_config()
     scope, params = _scope_sql(count_dates, since)
     return fetch(con, _variance_sql(config, scope) + " ORDER BY count_date, plant, material",
                  {**_params(config), **params})
@@ -203,7 +203,7 @@ def reconcile(
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
     keys: pl.DataFrame | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> ReconcileResult:
     """Recompute ``count_variance`` inside the caller's transaction.
 
@@ -213,7 +213,6 @@ def reconcile(
     one line it touches, which keeps its transaction short). Lines whose counts were all
     voided disappear.
     """
-    config = config or get_counting_config()
     if count_dates is not None:
         count_dates = list(count_dates)
         if not count_dates:
@@ -252,7 +251,7 @@ def sap_quantities(
     keys: pl.DataFrame,
     *,
     by_storage_location: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """SAP quantities for ``keys`` (count_date, material, plant), as reconciliation sees them.
 
@@ -260,7 +259,6 @@ def sap_quantities(
     ``by_storage_location`` one row per storage location holding stock lines in that snapshot
     (storage_location added; materials without lines get one row with a null location).
     """
-    config = config or get_counting_config()
     wanted = keys.select(
         pl.col("count_date").cast(pl.Date), pl.col("material").cast(pl.String),
         pl.col("plant").cast(pl.String),

@@ -27,10 +27,16 @@ import polars as pl
 
 from pipelines.access import Action, User, require, require_owner_or
 from pipelines.counting.after_counts import refresh_after_counts
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.counting.keys import unknown_material
 from pipelines.sap.expression import MAX_LENGTH, QuantityError, evaluate_quantity
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 COUNT_COLUMNS = (
@@ -61,6 +67,19 @@ def _count_keys(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select("count_date", "material", "plant").unique()
 
 
+def _entry_keys(*entries: dict[str, Any]) -> pl.DataFrame:
+    return _count_keys(pl.DataFrame(
+        [{k: e[k] for k in ("count_date", "material", "plant")} for e in entries],
+        schema={"count_date": pl.Date, "material": pl.String, "plant": pl.String}))
+
+
+def _text(value: object, what: str, limit: int = MAX_TEXT) -> str | None:
+    if value is not None and len(str(value)) > limit:
+        raise CountError(f"{what} is too long ({len(str(value)):,} characters; at most "
+                         f"{limit:,})")
+    return clean_text_value(value)
+
+
 def insert_counts(
     con: duckdb.DuckDBPyConnection,
     counts: pl.DataFrame,
@@ -69,6 +88,7 @@ def insert_counts(
     entered_at: datetime,
     load_id: int | None = None,
     refresh: bool = True,
+    config: CountingConfig,
 ) -> int:
     """Append count rows inside the caller's transaction, as ``user``; returns how many.
 
@@ -100,23 +120,8 @@ def insert_counts(
             {"entered_by": user.name, "entered_at": entered_at, "load_id": load_id},
         )
     if refresh:
-        refresh_after_counts(con, _count_keys(frame), today=entered_at.date())
+        refresh_after_counts(con, _count_keys(frame), today=entered_at.date(), config=config)
     return frame.height
-
-
-def _text(value: object, what: str = "text", limit: int = MAX_TEXT) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    if len(text) > limit:
-        raise CountError(f"{what} is too long ({len(text):,} characters; at most {limit:,})")
-    return pl.select(clean_text(pl.lit(text, dtype=pl.String))).item()
-
-
-def _code(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(normalise_plant(pl.lit(str(value), dtype=pl.String))).item()
 
 
 def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
@@ -150,28 +155,29 @@ def _typed_quantity(quantity: object) -> tuple[float | None, str | None]:
     return value, typed
 
 
-def _unknown_material(con: duckdb.DuckDBPyConnection, material: str, plant: str) -> str:
-    """Why a material × plant is not known, truthfully: a material master may be loading."""
-    message = f"material {material} is not in the material master of plant {plant}"
-    running = fetch(
-        con,
+def _unknown_material(con: duckdb.DuckDBPyConnection, material: str, plant: str) -> str | None:
+    """Why a material × plant cannot be counted, truthfully: a material master may be loading."""
+    problem = unknown_material(con, material, plant)
+    if problem is None:
+        return None
+    running = con.execute(
         """SELECT file_name, started_at FROM load_log
            WHERE status = 'running' AND coalesce(kind, 'mm60') = 'mm60'
            ORDER BY started_at DESC LIMIT 1""",
-    )
-    if running.is_empty():
-        return message
-    file_name, started_at = running.row(0)
-    return (f"{message} yet: {file_name} is being loaded (since {started_at:%H:%M}); if it is "
+    ).fetchall()
+    if not running:
+        return problem
+    file_name, started_at = running[0]
+    return (f"{problem} yet: {file_name} is being loaded (since {started_at:%H:%M}); if it is "
             "a material master, save again when the load has finished")
 
 
-def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> dict[str, Any]:
+def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any],
+                    settings: Settings) -> dict[str, Any]:
     """Normalise and check one entry (as add_count and edit_count receive it)."""
-    settings = get_settings()
     material = normalise_material_value(entry.get("material"),
                                         lexicographic=settings.lexicographic_materials)
-    plant = _code(entry.get("plant"))
+    plant = normalise_plant_value(entry.get("plant"))
     if not material:
         raise CountError("material is missing")
     if not plant:
@@ -187,10 +193,9 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> di
     if not isinstance(count_date, date):
         raise CountError("count date is missing")
     quantity, typed = _typed_quantity(entry.get("quantity"))
-    known = con.execute("SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                        [material, plant]).fetchall()
-    if not known:
-        raise CountError(_unknown_material(con, material, plant))
+    problem = _unknown_material(con, material, plant)
+    if problem:
+        raise CountError(problem)
     location = _text(entry.get("location"), "the location")
     if quantity is None and location is None:
         raise CountError("enter a quantity, or the location where the material was seen")
@@ -198,7 +203,7 @@ def _prepared_entry(con: duckdb.DuckDBPyConnection, entry: dict[str, Any]) -> di
         "count_date": count_date,
         "material": material,
         "plant": plant,
-        "storage_location": _code(entry.get("storage_location")),
+        "storage_location": normalise_plant_value(entry.get("storage_location")),
         "location": location,
         "quantity": quantity,
         "quantity_expr": typed,
@@ -241,6 +246,7 @@ def add_count(
     user: User,
     entered_at: datetime | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> int:
     """Record one count (or a "location only" entry when ``quantity`` is empty); its count_id.
 
@@ -256,17 +262,12 @@ def add_count(
         "storage_location": storage_location, "location": location, "counter": counter,
         "notes": notes, "movement_during_count": movement_during_count,
         "possibly_not_received": possibly_not_received,
-    })
+    }, settings)
     count_id = _insert_one(con, entry, user=user, entered_at=entered_at)
     if refresh:
-        refresh_after_counts(con, _entry_keys(entry), today=entered_at.date())
+        refresh_after_counts(con, _entry_keys(entry), today=entered_at.date(),
+                             config=settings.counting)
     return count_id
-
-
-def _entry_keys(*entries: dict[str, Any]) -> pl.DataFrame:
-    return _count_keys(pl.DataFrame(
-        [{k: e[k] for k in ("count_date", "material", "plant")} for e in entries],
-        schema={"count_date": pl.Date, "material": pl.String, "plant": pl.String}))
 
 
 def get_count(con: duckdb.DuckDBPyConnection, count_id: int) -> dict[str, Any]:
@@ -303,6 +304,7 @@ def void_count(
     voided_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
 ) -> None:
     """Void one count: it stays in the table (who and when) but no longer counts.
 
@@ -311,7 +313,8 @@ def void_count(
     voided_at = voided_at or datetime.now()
     current = _void(con, count_id, user, voided_at, reason)
     if refresh:
-        refresh_after_counts(con, _entry_keys(current), today=voided_at.date())
+        refresh_after_counts(con, _entry_keys(current), today=voided_at.date(),
+                             config=settings.counting)
 
 
 def edit_count(
@@ -322,6 +325,7 @@ def edit_count(
     entered_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
+    settings: Settings,
     **changes: Any,
 ) -> int:
     """Correct a count: void it and insert the corrected row; returns the new count_id.
@@ -344,10 +348,11 @@ def edit_count(
         merged["quantity"] = (current["quantity_expr"] or current["quantity"]) \
             if current["quantity"] is not None else None
     merged.update(changes)
-    entry = _prepared_entry(con, merged)
+    entry = _prepared_entry(con, merged, settings)
     new_id = _insert_one(con, entry, user=user, entered_at=entered_at, replaces=count_id)
     if refresh:
-        refresh_after_counts(con, _entry_keys(current, entry), today=entered_at.date())
+        refresh_after_counts(con, _entry_keys(current, entry), today=entered_at.date(),
+                             config=settings.counting)
     return new_id
 
 
@@ -382,11 +387,12 @@ def list_counts(
     plant: str | None = None,
     counter: str | None = None,
     include_voided: bool = False,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Count rows, newest first, filtered by any of the arguments."""
     if material is not None:
         material = normalise_material_value(
-            material, lexicographic=get_settings().lexicographic_materials)
+            material, lexicographic=settings.lexicographic_materials)
     return fetch(
         con,
         """SELECT * FROM physical_count
@@ -396,6 +402,6 @@ def list_counts(
              AND (CAST($counter AS VARCHAR) IS NULL OR counter = $counter)
              AND (CAST($include_voided AS BOOLEAN) OR voided_at IS NULL)
            ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
-        {"count_date": count_date, "material": material, "plant": _code(plant),
+        {"count_date": count_date, "material": material, "plant": normalise_plant_value(plant),
          "counter": counter, "include_voided": include_voided},
     )

@@ -5,7 +5,6 @@ assets only open the warehouse, call it and describe the result. Each write open
 file, works in one transaction and closes it.
 """
 
-import os
 from datetime import date, timedelta
 
 import dagster as dg
@@ -14,17 +13,14 @@ from pydantic import Field
 
 from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
-from pipelines.counting.config import get_counting_config
 from pipelines.counting.reconcile import reconcile
 from pipelines.counting.schedule import generate_schedule
 from pipelines.defs.metadata import markdown_table
-from pipelines.defs.resources import WicsWarehouse
-from pipelines.settings import get_settings
+from pipelines.defs.resources import KINDS, WRITER_POOL, WicsWarehouse
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch, warehouse
 
 GROUP = "counting"
-WRITER_POOL = "duckdb_writer"  # the pool of every asset that writes the DuckDB file
-KINDS = {"duckdb", "polars"}
 
 
 @dg.asset(
@@ -35,14 +31,14 @@ def count_variance(wics: WicsWarehouse) -> dg.MaterializeResult:
     """Counts reconciled against SAP, one line per material × plant × count date.
 
     counted_qty sums the non-voided counted quantities of the day; sap_qty is the configured
-    stock basis (default unrestricted + quality inspection + restricted + blocked + returns,
-    no in-transit) of the plant's latest MB52 snapshot on or before the count date, summed over
-    storage locations, batches and special stock; variance value at price / price unit;
-    tolerance by ABC indicator (default A 1 %, B 3 %, C and others 5 %); lines out of
+    stock basis (WICS_STOCK_BASIS) of the plant's latest MB52 snapshot on or before the count
+    date, summed over storage locations, batches and special stock; variance value at price /
+    price unit; tolerance by ABC indicator (WICS_TOLERANCE_A/B/C/OTHER); lines out of
     tolerance need a recount. Recomputed whole, so new counts, snapshots and prices all show.
     """
-    config = get_counting_config()
-    with warehouse(wics.settings().database) as con:
+    settings = wics.settings()
+    config = settings.counting
+    with warehouse(settings.database) as con:
         result = reconcile(con, config=config)
         worst = fetch(
             con,
@@ -86,14 +82,15 @@ def count_schedule(config: CountScheduleConfig, wics: WicsWarehouse) -> dg.Mater
     """The cycle-count schedule: what to count on which working day, and by whom.
 
     Fills schedule lines from the counts, schedules recounts of out-of-tolerance lines on the
-    next working day, and replans the cycle counts (ABC frequencies, default A 12, B 4, C 1 a
-    year) from the next working day over the planning horizon: weekends and holidays skipped,
-    at most the daily cap per counter, overdue counts rolled forward. Lines of today and
-    earlier are kept as they are (sheets may be printed).
+    next working day, and replans the cycle counts (ABC frequencies, WICS_COUNTS_PER_YEAR_*)
+    from the next working day over the planning horizon: weekends and holidays skipped, at
+    most the daily cap per counter, overdue counts rolled forward. Lines of today and earlier
+    are kept as they are (sheets may be printed).
     """
-    counting = get_counting_config()
+    settings = wics.settings()
+    counting = settings.counting
     today = date.today()
-    with warehouse(wics.settings().database) as con:
+    with warehouse(settings.database) as con:
         result = generate_schedule(con, user=User.system("dagster"), today=today,
                                    include_today=config.include_today, config=counting)
         per_day = fetch(
@@ -173,15 +170,20 @@ counting_job = dg.define_asset_job(
 )
 counting_jobs = [counting_job]
 
-counting_schedules = [
-    dg.ScheduleDefinition(
-        name="counting_daily",
-        job=counting_job,
-        cron_schedule=os.environ.get("WICS_DAILY_REFRESH_CRON", "0 5 * * 1-5"),
-        execution_timezone=get_settings().timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        run_config={"ops": {"count_schedule": {"config": {"include_today": True}}}},
-        description="Before the shift (WICS_DAILY_REFRESH_CRON, WICS_TIMEZONE): reconcile, "
-        "plan the day's counts and recounts (missed counts roll forward), accuracy.",
-    )
-]
+
+
+def counting_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    """The daily refresh, at WICS_DAILY_REFRESH_CRON in WICS_TIMEZONE."""
+    return [
+        dg.ScheduleDefinition(
+            name="counting_daily",
+            job=counting_job,
+            cron_schedule=settings.daily_refresh_cron,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            run_config={"ops": {"count_schedule": {"config": {"include_today": True}}}},
+            description=f"Before the shift ({settings.daily_refresh_cron}, "
+            f"{settings.timezone}): reconcile, plan the day's counts and recounts (missed "
+            "counts roll forward), accuracy.",
+        )
+    ]

@@ -15,7 +15,7 @@ import polars as pl
 from pydantic import Field
 
 from pipelines.defs.metadata import markdown_table
-from pipelines.defs.resources import WicsWarehouse
+from pipelines.defs.resources import KINDS, WRITER_POOL, WicsWarehouse
 from pipelines.ingest.after_load import change_report_path
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.reports.change_report import (
@@ -25,11 +25,8 @@ from pipelines.reports.change_report import (
     write_change_report,
 )
 from pipelines.sap.headers import ExportKind
-from pipelines.settings import get_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch, warehouse
-
-KINDS = {"duckdb", "polars"}
-WRITER_POOL = "duckdb_writer"  # instance limit 1 (pipelines/dagster.yaml): one writer at a time
 
 
 class LoadFileConfig(dg.Config):
@@ -156,14 +153,16 @@ def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
     })
 
 
-@dg.asset(
-    group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL,
-    # MB52 arrives every working day before the shift: red when a weekday's 10:00 passes
-    # without a snapshot loaded in the 24 hours before it.
-    freshness_policy=dg.FreshnessPolicy.cron(
-        deadline_cron="0 10 * * 1-5", lower_bound_delta=timedelta(hours=24),
-        timezone=get_settings().timezone),
-)
+def stock_freshness_policy(settings: Settings) -> dg.FreshnessPolicy:
+    """MB52 arrives every working day before the shift: red when a weekday's 10:00 (in
+    WICS_TIMEZONE) passes without a snapshot loaded in the 24 hours before it. Given to
+    ``sap_stock`` when the definitions are built (the time zone is a setting)."""
+    return dg.FreshnessPolicy.cron(deadline_cron="0 10 * * 1-5",
+                                   lower_bound_delta=timedelta(hours=24),
+                                   timezone=settings.timezone)
+
+
+@dg.asset(group_name="sap_stock", kinds=KINDS, pool=WRITER_POOL)
 def sap_stock(
     context: dg.AssetExecutionContext, config: LoadFileConfig, wics: WicsWarehouse
 ) -> dg.MaterializeResult:

@@ -15,7 +15,7 @@ def load_through_dagster(path: Path) -> dg.ExecuteInProcessResult:
 
     kind = identify(path, get_settings()).kind
     job_name, _ = JOB_FOR_KIND[kind]
-    return defs.resolve_job_def(job_name).execute_in_process(
+    return defs().resolve_job_def(job_name).execute_in_process(
         # The run's events go to the instance (the UI shows them); the terminal gets warnings.
         run_config={**load_run_config(kind, path),
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},

@@ -1,7 +1,6 @@
 """The drop-folder sensor: a file dropped into ``drop/`` loads itself, in a sensible order."""
 
 import json
-import os
 
 import dagster as dg
 
@@ -15,26 +14,32 @@ from pipelines.ingest.drop_folder import (
     ready_files,
 )
 from pipelines.ingest.load import file_sha256, load_file
+from pipelines.settings import Settings
 
 
-def sensor_interval_seconds() -> int:
-    return int(os.environ.get("WICS_SENSOR_INTERVAL_SECONDS", "15"))
+def drop_folder_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The sensor, looking every WICS_SENSOR_INTERVAL_SECONDS (fixed when Dagster loads the
+    definitions; everything else is read from the resource at each tick)."""
+    return dg.SensorDefinition(
+        name="drop_folder_sensor",
+        evaluation_fn=watch_drop_folder,
+        jobs=ingest_jobs,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches WICS_HOME/drop/. A file that has stopped growing (for "
+        "WICS_DROP_SETTLE_SECONDS) is hashed and classified by its headers, then loaded by "
+        "load_mm60, load_mb52 or load_count_sheet (MM60 first). Bytes already loaded are "
+        "recorded as duplicates; unreadable files are rejected with their .error.txt. The "
+        "cursor remembers launched drops across restarts.",
+    )
 
 
-@dg.sensor(
-    jobs=ingest_jobs,
-    minimum_interval_seconds=sensor_interval_seconds(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Watches WICS_HOME/drop/. A file that has stopped growing is hashed and "
-    "classified by its headers, then loaded by load_mm60, load_mb52 or load_count_sheet "
-    "(MM60 first). Bytes already loaded are recorded as duplicates; unreadable files are "
-    "rejected with their .error.txt. The cursor remembers launched drops across restarts.",
-)
-def drop_folder_sensor(context: dg.SensorEvaluationContext, wics: WicsWarehouse):
+def watch_drop_folder(context: dg.SensorEvaluationContext, wics: WicsWarehouse):
+    """One tick: run requests for the files that are ready, a new cursor."""
     settings = wics.settings()
     launched: dict[str, str] = json.loads(context.cursor or "{}").get("launched", {})
     files = []
-    for path in ready_files(settings.drop_dir):
+    for path in ready_files(settings.drop_dir, settle_s=settings.drop_settle_seconds):
         sha = file_sha256(path)
         if launched.get(path.name) == drop_key(path, sha, path.stat().st_mtime_ns):
             continue  # its run is queued or running (or failed: retry it from the UI)

@@ -28,7 +28,7 @@ def refresh_after_load(result: LoadResult, settings: Settings) -> list[str]:
         # New prices or a new snapshot change the variance of every count they reach.
         # (Count sheets reconcile their own dates inside their load transaction.)
         with warehouse(settings.database) as con:
-            variance = reconcile(con)
+            variance = reconcile(con, config=settings.counting)
         done.append(f"count_variance: {variance.lines:,} lines, "
                     f"{variance.out_of_tolerance:,} out of tolerance")
     return done

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from pipelines.access import User
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.records import insert_counts
 from pipelines.warehouse.db import fetch
 
@@ -59,10 +60,11 @@ def load_count_sheet(
     load_id: int,
     now: datetime,
     file_name: str,
+    config: CountingConfig,
 ) -> dict[str, Any]:
     # Whoever dropped the file could write the warehouse anyway; the sheet is the author.
     inserted = insert_counts(con, rows, user=User.system(f"sheet:{file_name}"),
-                             entered_at=now, load_id=load_id)
+                             entered_at=now, load_id=load_id, config=config)
     return {
         "counts": inserted,
         "counted": rows.filter(pl.col("quantity").is_not_null()).height,

@@ -6,7 +6,6 @@ growing, is identified by its content hash, and classified by its headers, never
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -23,11 +22,6 @@ LOAD_ORDER = {ExportKind.MM60: 0, ExportKind.MB52: 1, ExportKind.COUNT_SHEET: 2}
 # Names of files that are not exports: editor and browser partials, our own error reports.
 _IGNORED_PREFIXES = (".", "~$")
 _IGNORED_SUFFIXES = (".error.txt", ".part", ".partial", ".tmp", ".crdownload", ".swp")
-
-
-def settle_seconds() -> float:
-    """How long a file's size and mtime must stay still before it is loaded."""
-    return float(os.environ.get("WICS_DROP_SETTLE_SECONDS", "5"))
 
 
 @dataclass(frozen=True)
@@ -51,10 +45,9 @@ def drop_key(path: Path, sha256: str, mtime_ns: int) -> str:
     return f"{path.name}:{sha256[:16]}:{mtime_ns}"
 
 
-def ready_files(drop_dir: Path, *, settle_s: float | None = None,
-                now: float | None = None) -> list[Path]:
-    """Files in the drop folder that have not been written to for ``settle_s`` seconds."""
-    settle_s = settle_seconds() if settle_s is None else settle_s
+def ready_files(drop_dir: Path, *, settle_s: float, now: float | None = None) -> list[Path]:
+    """Files in the drop folder that have not been written to for ``settle_s`` seconds
+    (WICS_DROP_SETTLE_SECONDS)."""
     now = time.time() if now is None else now
     ready = []
     for path in sorted(drop_dir.iterdir()) if drop_dir.exists() else []:

@@ -284,7 +284,8 @@ def load_file(
                                       unknown_material_problems(con, rows)])
                 if not problems.is_empty():
                     raise _Rejected(problems.sort("row"))
-                details = load_count_sheet(con, rows, load_id, now, path.name)
+                details = load_count_sheet(con, rows, load_id, now, path.name,
+                                           settings.counting)
                 details["blank_lines"] = blank
                 result.rows_loaded = details["counts"]
                 result.snapshot_date = rows["count_date"].max() if rows.height else default_date

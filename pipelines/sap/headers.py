@@ -105,9 +105,12 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 # What makes a header an export of each kind (beyond material and plant, which all need).
+# MB52 stock quantity columns, in table order: the one list of them (readers, schema checks,
+# reconciliation's stock basis, quality checks, demo data). Physical stock is on the shelf.
 STOCK_FIELDS = (
     "unrestricted", "quality_inspection", "restricted", "blocked", "returns", "in_transit",
 )
+PHYSICAL_STOCK = tuple(field for field in STOCK_FIELDS if field != "in_transit")
 MASTER_FIELDS = (
     "material_type", "material_group", "abc_indicator", "price", "price_unit", "valuation_type",
 )

@@ -40,10 +40,6 @@ class Restored:
     tables: dict[str, int]  # rows per table in the restored warehouse
 
 
-def backups_to_keep() -> int:
-    return max(int(os.environ.get("WICS_BACKUPS_KEEP", "8")), 1)
-
-
 def _sql_path(path: Path) -> str:
     # EXPORT/IMPORT take no bound parameters; the path is quoted for SQL.
     return "'" + str(path).replace("'", "''") + "'"
@@ -55,11 +51,11 @@ def backup_warehouse(settings: Settings, *, target: Path | None = None,
     """Export every table to ``target`` (default ``backups/wics-<timestamp>/``).
 
     Returns the backup folder and the old backups removed: of the default folder's backups the
-    last ``keep`` (WICS_BACKUPS_KEEP, 8) are kept; a backup to an explicit ``target`` removes
-    nothing. A half-written export never looks like a backup (written as ``.partial``, renamed
-    when complete).
+    last ``keep`` (``settings.backups_keep``, WICS_BACKUPS_KEEP) are kept; a backup to an
+    explicit ``target`` removes nothing. A half-written export never looks like a backup
+    (written as ``.partial``, renamed when complete).
     """
-    keep = backups_to_keep() if keep is None else keep
+    keep = settings.backups_keep if keep is None else keep
     folder = settings.home / "backups"
     destination = target or folder / (now or datetime.now()).strftime("wics-%Y%m%dT%H%M%S")
     destination = destination.resolve()

@@ -376,7 +376,7 @@ def warehouse(
     settings = get_settings()
     db_path = Path(path) if path is not None else settings.database
     db_path = db_path.resolve()
-    timeout_s = settings.lock_timeout_s if timeout_s is None else timeout_s
+    timeout_s = settings.lock_timeout_seconds if timeout_s is None else timeout_s
     db_path.parent.mkdir(parents=True, exist_ok=True)
     gate = _gate(db_path)
     if read_only and (not db_path.exists() or gate.schema_key != _schema_key(db_path)):
