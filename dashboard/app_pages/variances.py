@@ -186,8 +186,8 @@ if selected:
                         with warehouse() as con:
                             schedule_id = add_to_schedule(
                                 con, count_date=recount_day, material=line["material"],
-                                plant=line["plant"], reason="recount", note=why, user=user,
-                                settings=settings)
+                                plant=line["plant"], reason="recount", requested_by=user.name,
+                                note=why, user=user, settings=settings)
                     except ScheduleError as error:
                         st.error(str(error))
                     else:
