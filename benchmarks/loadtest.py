@@ -326,6 +326,14 @@ def report(outcome: Outcome, config: Config) -> str:
     ]
     if outcome.errors:
         lines += ["", "Errors:", *sorted({f"- {s.error}" for s in outcome.errors})]
+    if outcome.lost or outcome.duplicated or outcome.phantom:
+        lost = sorted((s for s in outcome.all_saves if s.tag in set(outcome.lost)),
+                      key=lambda s: s.started)
+        lines += ["", f"Lost (saved, not in the warehouse): {len(lost)}", *[
+            f"- {s.tag}: saved {s.started - start:+.2f} s after the loads began, "
+            f"in {s.seconds:.3f} s" for s in lost[:20]],
+            f"Duplicated: {', '.join(outcome.duplicated[:20])}",
+            f"Failed but written: {', '.join(outcome.phantom[:20])}"]
     return "\n".join(lines) + "\n"
 
 
