@@ -23,7 +23,9 @@ from pipelines.counting import accuracy as accuracy_queries
 from pipelines.counting import variances as variance_queries
 from pipelines.defs import run_status
 from pipelines.ingest import quality
-from pipelines.ingest.load import free_name
+from pipelines.ingest.after_load import after_load_or_pending
+from pipelines.ingest.load import force_load
+from pipelines.ingest.names import free_name, safe_upload_name
 from pipelines.reports.change_report import material_changes
 from pipelines.reports.variance_report import write_variance_report
 from pipelines.settings import get_settings
@@ -90,8 +92,10 @@ def freshness(today: date) -> dict[str, dict[str, Any]]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def recent_loads(limit: int = 200) -> pl.DataFrame:
     return query(
-        """SELECT load_id, file_name, kind, status, snapshot_date, rows_read,
-                  rows_loaded, started_at, finished_at, run_id, error
+        """SELECT load_id, file_name, kind, status, forced, snapshot_date, rows_read,
+                  rows_loaded, started_at, finished_at, run_id, error,
+                  coalesce(CAST(json_extract(summary, '$.forceable') AS BOOLEAN), FALSE)
+                      AS forceable
            FROM load_log ORDER BY load_id DESC LIMIT ?""",
         [limit],
     )
@@ -127,11 +131,28 @@ def save_to_drop_folder(name: str, data: bytes, *, user: User) -> Path:
     require(user, Action.UPLOAD_FILES)
     settings = get_settings()
     settings.ensure_dirs()
-    target = free_name(settings.drop_dir, Path(name).name.strip() or "upload")
+    target = free_name(settings.drop_dir, safe_upload_name(name))
     partial = target.with_name(target.name + ".part")
     partial.write_bytes(data)
     partial.rename(target)
     return target
+
+
+def load_anyway(load_id: int, user: User) -> str:
+    """A manager's "load anyway" of a file refused as suspiciously small or as an older MM60:
+    the same load, after_load and Dagster record as ``wics load --force``; a line to show."""
+    from pipelines.defs.load_report import report_to_dagster
+
+    settings = get_settings()
+    result = force_load(load_id, user=user, settings=settings)
+    refreshed = (after_load_or_pending(result.load_id, settings) if result.status == "loaded"
+                 else None)
+    report_to_dagster(result, refreshed, settings)
+    st.cache_data.clear()
+    if result.status != "loaded":
+        return f"{result.file_name} was not loaded: {result.error}"
+    return (f"{result.file_name} loaded anyway (load {result.load_id}, "
+            f"{result.rows_loaded:,} rows), recorded as forced by {user.name}")
 
 
 # ------------------------------------------------------------------------------ counting

@@ -28,7 +28,7 @@ from pipelines.accounts import (
     normalise_name,
     remove_account,
 )
-from pipelines.ingest.after_load import refresh_after_load
+from pipelines.ingest.after_load import after_load_or_pending, refresh_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.settings import ConfigError, Settings, describe_settings, get_settings
 
@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=False, highlight=False)
 
 
-def _print_result(result: LoadResult, refreshed: list[str]) -> None:
+def _print_result(result: LoadResult, refreshed: list[str], reported: str | None) -> None:
     summary = result.summary
     colour = {"loaded": "green", "duplicate": "yellow"}.get(result.status, "red")
     console.print(f"[bold {colour}]{result.status.upper()}[/] {result.file_name} "
@@ -73,6 +73,11 @@ def _print_result(result: LoadResult, refreshed: list[str]) -> None:
         rows.append(("time", f"parse {result.parse_seconds:.2f} s, "
                              f"database {result.db_seconds:.2f} s"))
     rows += [("refreshed", name) for name in refreshed]
+    if result.forced:
+        rows.append(("forced", "yes: loaded knowingly despite " + (
+            "; ".join(summary.get("forced_past", [])) or "having been loaded before")))
+    if reported:
+        rows.append(("dagster", reported))
     if result.moved_to:
         rows.append(("file now at", str(result.moved_to)))
     for name, value in rows:
@@ -80,10 +85,14 @@ def _print_result(result: LoadResult, refreshed: list[str]) -> None:
     console.print(table)
     if result.error:
         console.print(f"[{colour}]{result.error}[/]")
+    if result.status == "rejected" and result.forceable:
+        console.print(f"If the file is right, load it anyway: wics load --force "
+                      f"\"{result.moved_to}\"")
 
 
 def load_command(args: argparse.Namespace) -> int:
     settings = get_settings()
+    _ensure_dagster_home(settings)
     path = Path(args.path)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
@@ -94,14 +103,26 @@ def load_command(args: argparse.Namespace) -> int:
             bar.update(task, description=f"{phase} {path.name}", completed=done,
                        total=total or None, rows=f"{done:,}/{total:,} rows" if total else "")
 
+        # Refreshes left unfinished by a load that crashed come first (idempotent).
+        leftovers = refresh_pending(settings)
         try:
             result = load_file(path, as_of=args.as_of, settings=settings, progress=progress,
                                force=args.force)
         except FileNotFoundError as error:
             console.print(f"[red]{error}[/]")
             return 2
-        refreshed = refresh_after_load(result, settings) if result.status == "loaded" else []
-    _print_result(result, refreshed)
+        bar.update(task, description=f"refreshing after {path.name}")
+        refreshed = (after_load_or_pending(result.load_id, settings)
+                     if result.status == "loaded" else None)
+        if result.status == "loaded" and refreshed is None:
+            console.print("[yellow]Loaded, but the refresh after it failed (load_log."
+                          "refresh_error); the next load or sensor tick retries it.[/]")
+        from pipelines.defs.load_report import report_to_dagster
+
+        reported = report_to_dagster(result, refreshed, settings)
+    lines = [f"load {r.load_id} (left unfinished): {line}" for r in leftovers
+             for line in r.lines()]
+    _print_result(result, lines + (refreshed.lines() if refreshed else []), reported)
     return 0 if result.ok else 1
 
 
@@ -186,7 +207,7 @@ def demo_command(args: argparse.Namespace) -> int:
     today = date.today()
     files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
                             seed=args.seed)
-    from pipelines.defs.launch import load_through_dagster
+    from pipelines.defs.launch import load_through_dagster, plan_counts_through_dagster
 
     failed = 0
     for path in files:
@@ -207,6 +228,14 @@ def demo_command(args: argparse.Namespace) -> int:
         f"{history.recounts_done:,} recounts done, {history.open_recounts:,} open; "
         f"today {history.today_counted:,} of {history.today_scheduled:,} scheduled lines "
         f"counted; {history.scheduled_ahead:,} lines planned up to {history.schedule_to}")
+    # The counting assets materialized in Dagster from that state (today's lines kept), so
+    # the UI shows the plan, the variances and the accuracy at once.
+    plan = plan_counts_through_dagster(include_today=False)
+    colour = "green" if plan.success else "red"
+    console.print(f"[{colour}]{'planned' if plan.success else 'FAILED'}[/] the count schedule "
+                  f"(Dagster run {plan.run_id[:8]})")
+    if not plan.success:
+        return 1
     console.print(f"demo ready in {time.perf_counter() - started:.1f} s (loads "
                   f"{loads_done - started:.1f} s, counting history {history.seconds:.1f} s)")
     return 0
@@ -289,8 +318,10 @@ def up_command(args: argparse.Namespace) -> int:
     env = {**os.environ, "WICS_HOME": str(settings.home)}
     bin_dir = Path(sys.executable).parent
     commands = [
-        [str(bin_dir / "dagster"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-         "-h", host, "-p", str(dagster_port)],
+        # Warnings and errors only: the daemon's info lines include one per sensor tick.
+        [str(bin_dir / "dg"), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+         "-h", host, "-p", str(dagster_port),
+         "--log-level", args.log_level or settings.dagster_log_level],
         [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
          "--server.port", str(dashboard_port), "--server.address", host,
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -339,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--as-of", type=date.fromisoformat, default=None,
                       help="snapshot date YYYY-MM-DD (default: from the file name, else mtime)")
     load.add_argument("--force", action="store_true",
-                      help="load even if the same bytes were loaded before")
+                      help="load knowingly a file refused only as suspiciously small or as an "
+                      "older MM60 (or the same bytes again); load_log records it as forced")
     load.set_defaults(handler=load_command)
 
     demo = commands.add_parser("demo", help="write demo SAP exports and load them via Dagster")
@@ -363,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host", help="default WICS_HOST")
     up.add_argument("--dagster-port", type=int, help="default WICS_DAGSTER_PORT")
     up.add_argument("--dashboard-port", type=int, help="default WICS_DASHBOARD_PORT")
+    up.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
+                    help="Dagster's terminal log level (default WICS_DAGSTER_LOG_LEVEL, "
+                    "warning: no line per sensor tick)")
     up.set_defaults(handler=up_command)
 
     config = commands.add_parser(

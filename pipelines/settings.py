@@ -119,19 +119,27 @@ class Settings(BaseSettings):
     # Longest wait of any open of the warehouse (a save behind a running load, a load behind
     # a backup) before it gives up with a clear WarehouseBusyError.
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
-    # The drop folder and the Dagster schedules.
-    drop_settle_seconds: Annotated[float, Field(ge=0)] = 5.0
-    sensor_interval_seconds: Annotated[int, Field(ge=1)] = 15
+    # Longest text field a file may hold (a description is at most a few hundred characters).
+    max_field_chars: Annotated[int, Field(ge=1)] = 131_072
+    # The drop folder and the Dagster schedules. Dagster's sensor daemon loops every 5 s, so
+    # an interval up to 4 ticks on every loop (5 would often wait for the second one).
+    drop_settle_seconds: Annotated[float, Field(ge=0)] = 2.0
+    sensor_interval_seconds: Annotated[int, Field(ge=1)] = 3
     daily_refresh_cron: str = "0 5 * * 1-5"
     backup_cron: str = "0 2 * * 0"
     backups_keep: Annotated[int, Field(ge=1)] = 8
+    # A suspiciously small export: a plant's rows more than this % below its previous load,
+    # and at least min_drop_rows fewer, refuse the file unless forced (the checks use it too).
+    max_row_drop_pct: Percent = 50.0
+    min_drop_rows: Count = 10
     # Asset checks.
-    max_row_drop_pct: Percent = 20.0
     mm60_max_age_days: Count = 45
     # Where `wics up` serves.
     host: str = "127.0.0.1"
     dagster_port: Annotated[int, Field(ge=1, le=65535)] = 3000
     dashboard_port: Annotated[int, Field(ge=1, le=65535)] = 8501
+    # What `wics up` prints of Dagster: warning hides the info line of every sensor tick.
+    dagster_log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
     # The Dagster UI as a browser reaches it (the dashboard links runs there); empty:
     # http://<host>:<dagster port>.
     dagster_url: str = ""

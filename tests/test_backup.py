@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from counting_support import MON, add_material, add_stock
 from pipelines.access import Role, User
 from pipelines.cli import main
 from pipelines.counting.records import add_count
+from pipelines.ingest.recovery import ProcessIdentity
 from pipelines.settings import get_settings
 from pipelines.warehouse.backup import (
     RestoreError,
@@ -99,16 +100,18 @@ def test_restore_refuses_what_is_not_a_backup(home, tmp_path):
     assert table_fingerprint(home) == before
 
 
-def _start_load(started_at: datetime) -> None:
+def _start_load(process: ProcessIdentity) -> None:
     with warehouse() as con:
-        con.execute("""INSERT INTO load_log (load_id, file_name, status, started_at)
-                       VALUES (nextval('load_id'), 'MB52_big.xlsx', 'running', ?)""",
-                    [started_at])
+        con.execute("""INSERT INTO load_log (load_id, file_name, status, started_at, pid, host,
+                                             boot_id, start_ticks)
+                       VALUES (nextval('load_id'), 'MB52_big.xlsx', 'running', ?, ?, ?, ?, ?)""",
+                    [datetime.now(), process.pid, process.host, process.boot_id,
+                     process.start_ticks])
 
 
 def test_restore_is_refused_while_a_load_runs(home, tmp_path):
     target, _ = backup_warehouse(home, target=tmp_path / "b")
-    _start_load(datetime.now())
+    _start_load(ProcessIdentity.current())  # this process: alive
     before = table_fingerprint(home)
     with pytest.raises(RestoreError, match=r"a load is running \(load \d+ \(MB52_big.xlsx"):
         restore_warehouse(home, target)
@@ -117,9 +120,12 @@ def test_restore_is_refused_while_a_load_runs(home, tmp_path):
     assert running_loads(home)  # still running
 
 
-def test_a_running_row_of_a_long_dead_load_does_not_block_a_restore(home, tmp_path):
+def test_a_running_row_of_a_dead_process_does_not_block_a_restore(home, tmp_path):
     target, _ = backup_warehouse(home, target=tmp_path / "b")
-    _start_load(datetime.now() - timedelta(days=2))
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    here = ProcessIdentity.current()
+    _start_load(ProcessIdentity(int(finished.stdout), here.host, here.boot_id, 1))
     assert running_loads(home) == []
     restore_warehouse(home, target)
 

@@ -11,6 +11,7 @@ from pipelines.reports.change_report import change_counts
 from auth import current_user
 from warehouse_data import (
     clear_caches,
+    load_anyway,
     load_runs,
     material_changes_of_load,
     recent_loads,
@@ -33,8 +34,8 @@ if user is not None and user.may(Action.UPLOAD_FILES):  # managers upload
         if uploaded and st.button("Put into the drop folder", type="primary"):
             for file in uploaded:
                 path = save_to_drop_folder(file.name, file.getvalue(), user=user)
-                st.success(f"{path.name} is in the drop folder; Dagster loads it within a "
-                           "minute and it appears below.")
+                st.success(f"{path.name} is in the drop folder; Dagster loads it within "
+                           "seconds and it appears below.")
 
 
 @st.fragment(run_every=2)
@@ -94,7 +95,7 @@ if runs is None:
     st.caption("Run status is not shown: this dashboard has no Dagster instance "
                "(DAGSTER_HOME) to ask.")
 st.dataframe(
-    loads_shown.select("load_id", "file_name", "kind", "status", "snapshot_date",
+    loads_shown.select("load_id", "file_name", "kind", "status", "forced", "snapshot_date",
                        "rows_loaded", "finished_at", "run_status", "run_url", "failed_checks"),
     hide_index=True, width="stretch",
     column_config={
@@ -102,6 +103,9 @@ st.dataframe(
         "file_name": "File",
         "kind": "Kind",
         "status": "Status",
+        "forced": st.column_config.CheckboxColumn(
+            "Forced", help="Loaded knowingly despite a size or age refusal (--force, "
+            "\"Load anyway\")"),
         "snapshot_date": st.column_config.DateColumn("Snapshot date", format="YYYY-MM-DD"),
         "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="localized"),
         "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm"),
@@ -112,11 +116,18 @@ st.dataframe(
 )
 
 rejected = loads.filter(pl.col("status") == "rejected")
+may_force = user is not None and user.may(Action.FORCE_LOADS)
 if not rejected.is_empty():
     st.subheader("Rejected files")
-    for file_name, error in rejected.select("file_name", "error").iter_rows():
+    for load_id, file_name, error, forceable in rejected.select(
+            "load_id", "file_name", "error", "forceable").iter_rows():
         with st.expander(file_name, icon=":material/block:"):
             st.code(error or "", language=None, wrap_lines=True)
+            # Only a suspicious size or an older MM60 may be overridden, and only by a manager.
+            if forceable and may_force and st.button(
+                    "Load anyway", key=f"force_{load_id}", icon=":material/warning:",
+                    help="Load this file knowingly; the load log records it as forced."):
+                st.success(load_anyway(load_id, user))
 
 mm60 = loads.filter((pl.col("kind") == "mm60") & (pl.col("status") == "loaded"))
 if not mm60.is_empty():

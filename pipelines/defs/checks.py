@@ -1,7 +1,9 @@
 """Asset checks: the warehouse rules the data team sees as green or red in the Dagster UI.
 
-Blocking checks stop a bad load from propagating: when they fail, the assets downstream of the
-checked one in the same run (reconciliation, the change report) do not run.
+They are monitors, none blocks: a check runs after its asset has committed, so blocking could
+only leave the rest of the load half-refreshed. Every reason to refuse a file is decided before
+the commit by the load's gates (``pipelines.ingest.gates``); a red check here means data that
+was loaded knowingly (``--force``) or changed since, and says so.
 """
 
 from collections.abc import Callable
@@ -30,10 +32,10 @@ def _run(wics: WicsWarehouse,
                                description=outcome.message, metadata=metadata)
 
 
-def _unique_check(table: str, blocking: bool) -> dg.AssetChecksDefinition:
+def _unique_check(table: str) -> dg.AssetChecksDefinition:
     key = ", ".join(quality.UNIQUE_KEYS[table])
 
-    @dg.asset_check(asset=table, name=f"{table}_unique_key", blocking=blocking,
+    @dg.asset_check(asset=table, name=f"{table}_unique_key",
                     description=f"No two {table} rows share ({key}).")
     def check(wics: WicsWarehouse) -> dg.AssetCheckResult:
         return _run(wics, lambda con, _: quality.unique_keys(con, table))
@@ -42,10 +44,10 @@ def _unique_check(table: str, blocking: bool) -> dg.AssetChecksDefinition:
 
 
 unique_key_checks = [
-    _unique_check("material", blocking=True),
-    _unique_check("sap_stock", blocking=True),
-    _unique_check("physical_count", blocking=True),
-    _unique_check("load_log", blocking=False),
+    _unique_check("material"),
+    _unique_check("sap_stock"),
+    _unique_check("physical_count"),
+    _unique_check("load_log"),
 ]
 
 
@@ -62,23 +64,25 @@ def sap_stock_materials_known(wics: WicsWarehouse) -> dg.AssetCheckResult:
                 dg.AssetCheckSeverity.WARN)
 
 
-@dg.asset_check(asset="physical_count", blocking=True, description="Every count references a "
+@dg.asset_check(asset="physical_count", description="Every count references a "
                 "material × plant of the material master.")
 def physical_count_materials_known(wics: WicsWarehouse) -> dg.AssetCheckResult:
     return _run(wics, lambda con, _: quality.counts_of_unknown_materials(con))
 
 
-@dg.asset_check(asset="sap_stock", blocking=True, description="The latest MB52 has not lost "
-                f"more than WICS_MAX_ROW_DROP_PCT (default {MAX_DROP:g}) % of the previous "
-                "one's lines: a likely partial export.")
+@dg.asset_check(asset="sap_stock", description="The latest MB52 has not lost more than "
+                f"WICS_MAX_ROW_DROP_PCT (default {MAX_DROP:g}) % of the previous one's lines: "
+                "a likely partial export (the load refuses one unless forced; this shows a "
+                "forced one).")
 def sap_stock_row_count_drop(wics: WicsWarehouse) -> dg.AssetCheckResult:
     return _run(wics, lambda con, settings: quality.row_count_drop(
         con, "mb52", settings.max_row_drop_pct))
 
 
-@dg.asset_check(asset="material", blocking=True, description="The latest MM60 has not lost "
-                f"more than WICS_MAX_ROW_DROP_PCT (default {MAX_DROP:g}) % of the rows of the "
-                "previous MM60 of the same plants: a likely partial export.")
+@dg.asset_check(asset="material", description="The latest MM60 has not lost more than "
+                f"WICS_MAX_ROW_DROP_PCT (default {MAX_DROP:g}) % of the rows of the previous "
+                "MM60 of the same plants: a likely partial export (refused unless forced; this "
+                "shows a forced one).")
 def material_row_count_drop(wics: WicsWarehouse) -> dg.AssetCheckResult:
     return _run(wics, lambda con, settings: quality.row_count_drop(
         con, "mm60", settings.max_row_drop_pct))

@@ -6,14 +6,17 @@ file, works in one transaction and closes it.
 """
 
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
+import duckdb
 import polars as pl
 from pydantic import Field
 
 from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
-from pipelines.counting.reconcile import reconcile
+from pipelines.counting.config import CountingConfig
+from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import generate_schedule
 from pipelines.defs.metadata import markdown_table
 from pipelines.defs.resources import KINDS, WRITER_POOL, WicsWarehouse
@@ -40,19 +43,30 @@ def count_variance(wics: WicsWarehouse) -> dg.MaterializeResult:
     config = settings.counting
     with warehouse(settings.database) as con:
         result = reconcile(con, config=config)
-        worst = fetch(
-            con,
-            """SELECT v.count_date, v.material, v.plant, v.counted_qty, v.sap_qty,
-                      v.variance_qty, round(v.variance_pct, 2) AS variance_pct,
-                      round(v.variance_value, 2) AS variance_value, v.needs_recount
-               FROM count_variance v
-               ORDER BY v.count_date DESC, abs(v.variance_value) DESC NULLS LAST LIMIT 15""",
-        )
-        totals = accuracy_totals(con, start=None, end=date.max)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": result.lines,
-        "out_of_tolerance": result.out_of_tolerance,
-        "without_snapshot": result.unreconciled,
+        metadata = count_variance_metadata(con, result, config)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def count_variance_metadata(con: duckdb.DuckDBPyConnection, result: ReconcileResult,
+                            config: CountingConfig) -> dict[str, Any]:
+    """What a count_variance materialization says (its run, or a load's after_load)."""
+    worst = fetch(
+        con,
+        """SELECT v.count_date, v.material, v.plant, v.counted_qty, v.sap_qty,
+                  v.variance_qty, round(v.variance_pct, 2) AS variance_pct,
+                  round(v.variance_value, 2) AS variance_value, v.needs_recount
+           FROM count_variance v
+           ORDER BY v.count_date DESC, abs(v.variance_value) DESC NULLS LAST LIMIT 15""",
+    )
+    totals = accuracy_totals(con, start=None, end=date.max)
+    all_lines = fetch(con, """SELECT count(*) AS lines,
+                                     count(*) FILTER (WHERE needs_recount) AS out_of_tolerance,
+                                     count(*) FILTER (WHERE sap_qty IS NULL) AS unreconciled
+                              FROM count_variance""").row(0, named=True)
+    return {
+        "dagster/row_count": all_lines["lines"],
+        "out_of_tolerance": all_lines["out_of_tolerance"],
+        "without_snapshot": all_lines["unreconciled"],
         "ira_pct_all_time": round(totals["ira_pct"], 2) if totals["ira_pct"] is not None
         else None,
         "abs_variance_value": round(totals["abs_variance_value"], 2),
@@ -60,7 +74,7 @@ def count_variance(wics: WicsWarehouse) -> dg.MaterializeResult:
         "stock_basis": config.stock_basis_name,
         "duckdb_seconds": round(result.seconds, 3),
         "preview": markdown_table(worst),
-    })
+    }
 
 
 class CountScheduleConfig(dg.Config):
@@ -132,20 +146,25 @@ def count_accuracy(wics: WicsWarehouse) -> dg.MaterializeResult:
     and the absolute and net variance value. Computed from count_variance and count_schedule
     (the dashboard calls the same functions for days and weeks); nothing is stored.
     """
-    today = date.today()
-    start = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
     with warehouse(wics.settings().database, read_only=True) as con:
-        monthly = inventory_accuracy(con, period="month", by=("plant", "abc_indicator"),
-                                     start=start, end=today)
-        last_30 = accuracy_totals(con, start=today - timedelta(days=29), end=today)
-        daily = inventory_accuracy(con, period="day", by=(), start=today - timedelta(days=13),
-                                   end=today)
+        metadata = count_accuracy_metadata(con, date.today())
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def count_accuracy_metadata(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, Any]:
+    """What a count_accuracy materialization says (its run, or a load's after_load)."""
+    start = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
+    monthly = inventory_accuracy(con, period="month", by=("plant", "abc_indicator"),
+                                 start=start, end=today)
+    last_30 = accuracy_totals(con, start=today - timedelta(days=29), end=today)
+    daily = inventory_accuracy(con, period="day", by=(), start=today - timedelta(days=13),
+                               end=today)
     shown = monthly.sort("period_start", descending=True).select(
         "period_start", "plant", "abc_indicator", "lines_counted", "lines_within",
         pl.col("ira_pct").round(1), pl.col("abs_variance_value").round(2),
         pl.col("net_variance_value").round(2), "scheduled", "scheduled_done",
     )
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": monthly.height,
         "ira_pct_last_30_days": round(last_30["ira_pct"], 2)
         if last_30["ira_pct"] is not None else None,
@@ -158,7 +177,7 @@ def count_accuracy(wics: WicsWarehouse) -> dg.MaterializeResult:
         "last_14_days": markdown_table(daily.select(
             "period_start", "lines_counted", "lines_within", pl.col("ira_pct").round(1),
             "scheduled", "scheduled_done"), 14),
-    })
+    }
 
 
 counting_assets = [count_variance, count_schedule, count_accuracy]
@@ -166,10 +185,10 @@ counting_assets = [count_variance, count_schedule, count_accuracy]
 counting_job = dg.define_asset_job(
     "counting_refresh",
     selection=dg.AssetSelection.assets(*counting_assets),
+    executor_def=dg.in_process_executor,  # three short steps: one process, not three
     description="Reconcile counts against SAP, replan the cycle-count schedule, accuracy.",
 )
 counting_jobs = [counting_job]
-
 
 
 def counting_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:

@@ -9,21 +9,17 @@ replaced file as ``wics.duckdb.replaced-<timestamp>``. It refuses while a load r
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest.recovery import dead_running_loads
 from pipelines.settings import Settings
 from pipelines.warehouse.db import WarehouseBusyError, exclusive, fetch, forget_schema, warehouse
 from pipelines.warehouse.schema import create_schema
-
-# A 'running' load_log row older than this without a process to check is a load that died.
-RUNNING_LOAD_MAX_AGE = timedelta(hours=12)
-
 
 _IN_USE = ("another process has the warehouse open (a load, a backup or the dashboard "
            "saving); try again in a moment ({error})")
@@ -84,40 +80,24 @@ def _is_backup(folder: Path) -> bool:
         and (folder / "load.sql").is_file()
 
 
-def running_loads(settings: Settings, *, now: datetime | None = None,
-                  timeout_s: float | None = None) -> list[str]:
-    """Loads that are running now: ``running`` rows of load_log whose process is alive.
-
-    A row that records its process (a ``pid`` column) is alive while that process is; a row
-    without one is taken as alive for RUNNING_LOAD_MAX_AGE after it started.
-    """
+def running_loads(settings: Settings, *, timeout_s: float | None = None) -> list[str]:
+    """Loads that are running now: ``running`` rows of load_log whose process is alive
+    (``pipelines.ingest.recovery``: a row of another host counts as alive)."""
     if not settings.database.exists():
         return []
     with warehouse(settings.database, read_only=True, timeout_s=timeout_s) as con:
-        return _loads_alive(con, now or datetime.now())
+        return _loads_alive(con)
 
 
-def _loads_alive(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
-    columns = set(fetch(con, "SELECT column_name FROM duckdb_columns() "
-                             "WHERE table_name = 'load_log'")["column_name"].to_list())
-    if not columns:
+def _loads_alive(con: duckdb.DuckDBPyConnection) -> list[str]:
+    # Which processes are alive is the crash recovery's rule (pid, host, boot, start time).
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'load_log'").fetchall():
         return []
-    pid = "pid" if "pid" in columns else "CAST(NULL AS BIGINT)"
-    rows = fetch(con, f"""SELECT load_id, file_name, started_at, {pid} AS pid
-                          FROM load_log WHERE status = 'running' ORDER BY load_id""")
-    alive = []
-    for load_id, file_name, started_at, process in rows.iter_rows():
-        if process is not None:
-            try:
-                os.kill(int(process), 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                pass  # someone else's process: alive
-        elif now - started_at > RUNNING_LOAD_MAX_AGE:
-            continue
-        alive.append(f"load {load_id} ({file_name}, started {started_at:%Y-%m-%d %H:%M})")
-    return alive
+    dead = set(dead_running_loads(con))
+    rows = fetch(con, """SELECT load_id, file_name, started_at FROM load_log
+                         WHERE status = 'running' ORDER BY load_id""")
+    return [f"load {load_id} ({file_name}, started {started_at:%Y-%m-%d %H:%M})"
+            for load_id, file_name, started_at in rows.iter_rows() if load_id not in dead]
 
 
 def restore_warehouse(settings: Settings, source: Path, *, now: datetime | None = None,
@@ -132,7 +112,7 @@ def restore_warehouse(settings: Settings, source: Path, *, now: datetime | None 
         raise RestoreError(f"{source} is not a WICS backup (a folder written by `wics backup`, "
                            "with schema.sql and load.sql)")
     try:
-        loads = running_loads(settings, now=now, timeout_s=timeout_s)
+        loads = running_loads(settings, timeout_s=timeout_s)
     except WarehouseBusyError as error:
         raise RestoreError(_IN_USE.format(error=error)) from error
     if loads:
@@ -159,7 +139,7 @@ def restore_warehouse(settings: Settings, source: Path, *, now: datetime | None 
             with exclusive(database, timeout_s=timeout_s):
                 # Re-checked now that no load can start: one may have begun meanwhile.
                 if database.exists():
-                    late = _running_now(database, now or datetime.now())
+                    late = _running_now(database)
                     if late:
                         raise RestoreError("a load is running (" + "; ".join(late) + "); "
                                            "restore when it has finished")
@@ -178,10 +158,10 @@ def restore_warehouse(settings: Settings, source: Path, *, now: datetime | None 
     return Restored(database, replaced, tables)
 
 
-def _running_now(database: Path, now: datetime) -> list[str]:
+def _running_now(database: Path) -> list[str]:
     # Inside exclusive(): nobody else has the file, a direct read-only look is safe.
     con = duckdb.connect(str(database), read_only=True)
     try:
-        return _loads_alive(con, now)
+        return _loads_alive(con)
     finally:
         con.close()

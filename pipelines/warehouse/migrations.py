@@ -21,6 +21,7 @@ The rules for a new migration (see docs/architecture.md):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -45,8 +46,26 @@ def _baseline(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+def _load_log_forced_process_refresh(con: duckdb.DuckDBPyConnection) -> None:
+    """load_log: whether a load was forced, the process running it (crash recovery) and the
+    state of its after-load refresh."""
+    for column, sql_type in (
+        ("forced", "BOOLEAN DEFAULT FALSE"),  # ADD COLUMN takes a default, not NOT NULL
+        ("pid", "BIGINT"),
+        ("host", "VARCHAR"),
+        ("boot_id", "VARCHAR"),
+        ("start_ticks", "BIGINT"),
+        ("refresh_state", "VARCHAR"),
+        ("refreshed_at", "TIMESTAMP"),
+        ("refresh_error", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE load_log ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the tables of WICS before migrations existed", _baseline),
+    Migration(2, "load_log: forced, the loading process, the refresh state",
+              _load_log_forced_process_refresh),
 )
 
 VERSION_TABLE = """
@@ -104,25 +123,32 @@ def _recorded(con: duckdb.DuckDBPyConnection, version: int) -> bool:
     return bool(row and row[0])
 
 
-def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> bool:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if _recorded(con, migration.version):
-            con.execute("ROLLBACK")
-            return False
-        migration.apply(con)
-        con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)",
-                    [migration.version, migration.name])
-        con.execute("COMMIT")
-    except _CONFLICTS:
-        _rollback(con)
-        if _recorded(con, migration.version):
-            return False  # applied by the other connection
-        raise
-    except BaseException:
-        _rollback(con)
-        raise
-    return True
+def _apply(con: duckdb.DuckDBPyConnection, migration: Migration, attempts: int = 50) -> bool:
+    for attempt in range(attempts):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if _recorded(con, migration.version):
+                con.execute("ROLLBACK")
+                return False
+            migration.apply(con)
+            con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)",
+                        [migration.version, migration.name])
+            con.execute("COMMIT")
+        except _CONFLICTS:
+            _rollback(con)
+            if _recorded(con, migration.version):
+                return False  # applied by the other connection
+            if attempt + 1 == attempts:
+                raise
+            # An ALTER conflicts at once, while the other connection's migration is still
+            # open: wait for it to commit (then this one finds the version recorded).
+            time.sleep(0.02 * (attempt + 1))
+            continue
+        except BaseException:
+            _rollback(con)
+            raise
+        return True
+    return False
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -137,7 +137,7 @@ TABLES: dict[str, str] = {
             snapshot_date  DATE,
             rows_read      BIGINT,
             rows_loaded    BIGINT,
-            status         VARCHAR NOT NULL,  -- running / loaded / rejected / duplicate
+            status         VARCHAR NOT NULL,  -- running/loaded/rejected/duplicate/failed
             error          VARCHAR,
             summary        JSON,
             progress_phase VARCHAR,
@@ -145,7 +145,18 @@ TABLES: dict[str, str] = {
             progress_total BIGINT,
             started_at     TIMESTAMP NOT NULL,
             finished_at    TIMESTAMP,
-            run_id         VARCHAR
+            run_id         VARCHAR,
+            -- the columns below came with migration 2, which appends them in this order
+            forced         BOOLEAN DEFAULT FALSE,  -- loaded with --force / "load anyway"
+            -- the process running the load, so a dead one's row can be marked failed
+            pid            BIGINT,
+            host           VARCHAR,
+            boot_id        VARCHAR,
+            start_ticks    BIGINT,
+            -- after_load of a loaded file: pending (committed, not refreshed yet) / done
+            refresh_state  VARCHAR,
+            refreshed_at   TIMESTAMP,
+            refresh_error  VARCHAR
         )""",
 }
 
