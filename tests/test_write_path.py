@@ -121,7 +121,9 @@ def test_a_save_waits_for_a_material_master_being_written_instead_of_misreading_
 
 
 def test_a_count_during_an_mm60_load_says_the_load_is_running(home, mm60_file):
-    path = mm60_file([mm60_row("NEW2")], name="MM60_2026-11-20.xlsx")
+    # The plant's whole master again (a file of one row would be refused as partial) + NEW2.
+    path = mm60_file([mm60_row(f"M{i}") for i in range(20)] + [mm60_row("NEW2")],
+                     name="MM60_2026-11-20.xlsx")
     parsed, go = threading.Event(), threading.Event()
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -141,6 +143,7 @@ def test_a_count_during_an_mm60_load_says_the_load_is_running(home, mm60_file):
     finally:
         go.set()
         loader.join()
+    assert query("SELECT status FROM load_log").item() == "loaded"
     with warehouse() as con:
         add_count(con, count_date=MON, material="NEW2", plant="1000", quantity="1", user=ANA,
                   settings=get_settings())
