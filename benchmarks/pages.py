@@ -114,6 +114,7 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
                     snapshots: int, seed: int, today: dt.date) -> dict:
     """Write the large warehouse into ``database`` (a fresh file); what it holds."""
     from benchmarks import inputs
+    from pipelines.access import User
     from pipelines.counting.reconcile import reconcile
     from pipelines.counting.schedule import generate_schedule, mark_counted
     from pipelines.demo.generate import generate_counts
@@ -185,7 +186,8 @@ def build_warehouse(database: Path, *, materials: int, stock_lines: int, count_l
                       'wics', count_date - INTERVAL 7 DAY
                FROM physical_count GROUP BY count_date, material, plant""")
         mark_counted(con)
-        plan = generate_schedule(con, today=today, include_today=True, config=config)
+        plan = generate_schedule(con, user=User.system("benchmark"), today=today,
+                                 include_today=True, config=config)
         figures = con.execute(
             """SELECT (SELECT count(*) FROM material),
                       (SELECT count(*) FROM sap_stock),
