@@ -1,5 +1,5 @@
 """The ``wics`` command: load a file, write and load demo data, start the whole system, show
-the settings."""
+the settings, back the warehouse up and restore it."""
 
 from __future__ import annotations
 
@@ -126,12 +126,67 @@ def load_command(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def backup_command(args: argparse.Namespace) -> int:
+    """Export the whole warehouse to a folder (default ``backups/wics-<timestamp>/``)."""
+    from pipelines.warehouse.backup import backup_warehouse
+    from pipelines.warehouse.db import WarehouseBusyError
+
+    settings = get_settings()
+    if not settings.database.exists():
+        console.print(f"[red]There is no warehouse at {settings.database} to back up.[/]")
+        return 2
+    try:
+        target, removed = backup_warehouse(
+            settings, target=Path(args.path) if args.path else None)
+    except (FileExistsError, WarehouseBusyError) as error:
+        console.print(f"[red]Backup failed: {error}[/]")
+        return 1
+    size = sum(p.stat().st_size for p in target.iterdir())
+    console.print(f"[green]Backed up[/] {settings.database} to {target} ({size / 2**20:,.1f} MiB)")
+    for old in removed:
+        console.print(f"[dim]removed old backup {old.name}[/]")
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    """Replace the warehouse with a backup; the replaced file is kept aside."""
+    from pipelines.warehouse.backup import RestoreError, restore_warehouse
+
+    settings = get_settings()
+    try:
+        restored = restore_warehouse(settings, Path(args.path))
+    except RestoreError as error:
+        console.print(f"[red]Not restored: {error}[/]")
+        return 1
+    console.print(f"[green]Restored[/] {restored.database} from {Path(args.path).resolve()}")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for name, rows in restored.tables.items():
+        table.add_row(f"[dim]{name}[/]", f"{rows:,} rows")
+    console.print(table)
+    if restored.replaced:
+        console.print(f"The replaced warehouse is kept as {restored.replaced}")
+    return 0
+
+
 def _ensure_dagster_home(settings: Settings) -> None:
     settings.ensure_dirs()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not config.exists():
         config.write_text((REPO_ROOT / "pipelines" / "dagster.yaml").read_text())
+
+
+def _remember_demo_counters(settings: Settings, counters: tuple[str, ...]) -> None:
+    """Give the demo's counting team to every later process (the load runs, `wics up`) by
+    writing it into wics.toml, unless counters are configured already."""
+    if settings.counters:
+        return
+    path = settings.toml_file
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    names = ", ".join(f'"{name}"' for name in counters)
+    path.write_text(f"{existing.rstrip()}\n# written by `wics demo`: the demo's counting team\n"
+                    f"counters = [{names}]\n".lstrip(), encoding="utf-8")
+    console.print(f"the demo's counters {', '.join(counters)} are in {path}")
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -150,15 +205,17 @@ def demo_command(args: argparse.Namespace) -> int:
         _demo_accounts(settings.home)
         return 0
     if args.reset:
+        from pipelines.warehouse.db import forget_schema
+
         for target in (settings.database, settings.drop_dir, settings.archive_dir,
                        settings.rejected_dir, settings.reports_dir):
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+        forget_schema(settings.database)
         settings.ensure_dirs()
-    # Every schedule writer of this process (the load runs' refresh too) uses the demo's team.
-    os.environ.setdefault("WICS_COUNTERS", ",".join(DEMO_COUNTERS))
+    _remember_demo_counters(settings, DEMO_COUNTERS)
     today = date.today()
     files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
                             seed=args.seed)
@@ -334,6 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--reset", action="store_true", help="empty the warehouse first")
     demo.add_argument("--seed", type=int, default=7, help="random seed of the demo data")
     demo.set_defaults(handler=demo_command)
+
+    backup = commands.add_parser("backup", help="export the whole warehouse to a folder")
+    backup.add_argument("path", nargs="?", default=None,
+                        help="a new folder (default: WICS_HOME/backups/wics-<timestamp>, the "
+                             "last WICS_BACKUPS_KEEP kept)")
+    backup.set_defaults(handler=backup_command)
+
+    restore = commands.add_parser(
+        "restore", help="replace the warehouse with a backup (refused while a load runs)")
+    restore.add_argument("path", help="a folder written by `wics backup`")
+    restore.set_defaults(handler=restore_command)
 
     up = commands.add_parser("up", help="start Dagster and the Streamlit dashboard")
     up.add_argument("--host", help="default WICS_HOST")

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     max_compression_ratio: Annotated[float, Field(gt=0)] = 200.0
     # Time zone of the schedules and freshness deadlines (IANA name).
     timezone: str = "UTC"
+    # Longest wait of any open of the warehouse (a save behind a running load, a load behind
+    # a backup) before it gives up with a clear WarehouseBusyError.
+    lock_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     # Longest text field a file may hold (a description is at most a few hundred characters).
     max_field_chars: Annotated[int, Field(ge=1)] = 131_072
     # The drop folder and the Dagster schedules. Dagster's sensor daemon loops every 5 s, so
@@ -177,7 +180,8 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("max_file_mb", "max_inflated_mb", "max_compression_ratio",
-                     "drop_settle_seconds", "max_row_drop_pct", "tolerance_a", "tolerance_b",
+                     "drop_settle_seconds", "lock_timeout_seconds", "max_row_drop_pct",
+                     "tolerance_a", "tolerance_b",
                      "tolerance_c", "tolerance_other", mode="before")
     @classmethod
     def _decimal_comma(cls, value: object) -> object:

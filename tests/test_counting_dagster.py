@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import dagster as dg
 from counting_support import AT, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.records import add_count
 from pipelines.defs.counting import (
     count_schedule,
@@ -27,10 +28,10 @@ def test_counting_assets_materialize_and_describe_themselves(wics_home, monkeypa
             add_material(con, f"M{i:02d}", abc="ABC"[i % 3], price=2.0)
             add_stock(con, today - timedelta(days=3), f"M{i:02d}", unrestricted=10)
         add_count(con, count_date=today - timedelta(days=2), material="M00", plant="1000",
-                  quantity="12", entered_by="t", entered_at=AT, refresh=False,
+                  quantity="12", user=User.system("t"), entered_at=AT, refresh=False,
                   settings=get_settings())
         add_count(con, count_date=today - timedelta(days=2), material="M01", plant="1000",
-                  quantity="10", entered_by="t", entered_at=AT, refresh=False,
+                  quantity="10", user=User.system("t"), entered_at=AT, refresh=False,
                   settings=get_settings())
 
     result = dg.materialize(

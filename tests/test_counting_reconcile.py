@@ -17,6 +17,7 @@ from counting_support import (
     variance_row,
 )
 
+from pipelines.access import User
 from pipelines.counting.reconcile import reconcile, sap_quantities, variance_lines
 from pipelines.counting.records import add_count, edit_count, void_count
 from pipelines.settings import ConfigError, get_settings, parse_stock_basis
@@ -25,7 +26,7 @@ from pipelines.warehouse.db import fetch, warehouse
 
 def count(con, day, material, quantity, *, plant="1000", **extra):
     return add_count(con, count_date=day, material=material, plant=plant, quantity=quantity,
-                     entered_by="test", entered_at=AT, **extra, settings=get_settings())
+                     user=User.system("test"), entered_at=AT, **extra, settings=get_settings())
 
 
 @pytest.fixture
@@ -158,9 +159,10 @@ def test_voided_and_edited_counts_do_not_count(con):
     first = count(con, MON, "V", "60", location="R1")
     second = count(con, MON, "V", "50", location="R2")
     assert variance_row(con, MON, "V")["counted_qty"] == 110
-    void_count(con, second, voided_by="lead", voided_at=AT, settings=get_settings())
+    void_count(con, second, user=User.system("lead"), voided_at=AT, settings=get_settings())
     assert variance_row(con, MON, "V")["counted_qty"] == 60
-    edit_count(con, first, entered_by="lead", entered_at=AT, quantity="99", settings=get_settings())
+    edit_count(con, first, user=User.system("lead"), entered_at=AT, quantity="99",
+               settings=get_settings())
     line = variance_row(con, MON, "V")
     assert line["counted_qty"] == 99 and line["count_lines"] == 1
     assert line["variance_value"] == -2.0
@@ -169,7 +171,7 @@ def test_voided_and_edited_counts_do_not_count(con):
     assert rows == 3  # nothing deleted: two voided rows and the live one
     live = fetch(con, "SELECT count_id FROM physical_count WHERE voided_at IS NULL "
                       "AND material = 'V'")["count_id"].to_list()
-    void_count(con, live[0], voided_by="lead", voided_at=AT, settings=get_settings())
+    void_count(con, live[0], user=User.system("lead"), voided_at=AT, settings=get_settings())
     assert variance_row(con, MON, "V") is None  # no counted quantity left: no line
 
 

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from counting_support import AT, MON, WED, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.ingest.load import load_file
@@ -31,10 +32,11 @@ def planned(wics_home):
         add_stock(con, MON, "10000001", sloc="0002", unrestricted=10, blocked=2)
         add_stock(con, MON, "@RISK", sloc="0001", unrestricted=7)
         add_count(con, count_date=MON, material="10000001", plant="1000", quantity=None,
-                  location="R01-A", storage_location="0001", entered_by="t", entered_at=AT,
+                  location="R01-A", storage_location="0001", user=User.system("t"), entered_at=AT,
                   settings=get_settings())
         for material, counter in (("10000001", "ANA"), ("-5X", "ANA"), ("@RISK", "BEN")):
-            add_to_schedule(con, count_date=WED, material=material, plant="1000",
+            add_to_schedule(con, user=User.system(), count_date=WED, material=material,
+                            plant="1000",
                             counter=counter, reason="cycle", settings=get_settings())
     return wics_home
 
@@ -156,7 +158,7 @@ def test_worksheets_by_storage_location(planned, tmp_path):
 def test_counted_lines_are_not_printed_again(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT, settings=get_settings())
+                  user=User.system("t"), entered_at=AT, settings=get_settings())
         assert write_worksheets(con, WED, tmp_path, config=get_settings().counting) == [
             tmp_path / "count_2026-11-04_ANA.xlsx"]
         again = write_worksheets(con, WED, tmp_path / "all", include_counted=True,
@@ -167,10 +169,10 @@ def test_counted_lines_are_not_printed_again(planned, tmp_path):
 def test_variance_report_for_managers(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="10000001", plant="1000", quantity="40",
-                  entered_by="t", entered_at=AT, movement_during_count=True,
+                  user=User.system("t"), entered_at=AT, movement_during_count=True,
                   settings=get_settings())
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT, settings=get_settings())
+                  user=User.system("t"), entered_at=AT, settings=get_settings())
         path = write_variance_report(con, tmp_path / "variance.xlsx", start=MON,
                                      end=date(2026, 11, 6))
     book = openpyxl.load_workbook(path)

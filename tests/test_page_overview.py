@@ -60,12 +60,12 @@ def morning(wics_home, mm60_file, mb52_file):
     with warehouse(wics_home.database) as con:
         for material in ("1", "2", "3"):
             add_to_schedule(con, count_date=TODAY, material=material, plant="1000",
-                            counter="ANA", reason="cycle", created_by="test",
+                            counter="ANA", reason="cycle", user=User.system("test"),
                             settings=get_settings())
         for material, plant, quantity in (("1", "1000", "100"), ("2", "1000", "9*5"),
                                           ("9", "3000", 8)):
             add_count(con, count_date=TODAY, material=material, plant=plant,
-                      quantity=quantity, location="A-01", counter="ANA", entered_by="ANA",
+                      quantity=quantity, location="A-01", counter="ANA", user=User.system("ANA"),
                       settings=get_settings())
     return wics_home
 

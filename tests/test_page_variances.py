@@ -51,7 +51,7 @@ def _count(settings, material: str, quantity: object, plant: str = "1000", day: 
     with warehouse(settings.database) as con:
         return add_count(con, count_date=day, material=material, plant=plant,
                          quantity=quantity, location=location, counter=counter,
-                         entered_by=counter, settings=get_settings())
+                         user=User.system(counter), settings=get_settings())
 
 
 def _page(user: User = VIEWER, **state: object) -> AppTest:
@@ -104,7 +104,7 @@ def test_a_void_removes_the_count_from_the_sums(stocked):
     before = _table(_page()).row(0, named=True)
     assert before["counted_qty"] == 101  # both locations add up: within A's 1 %
     with warehouse(stocked.database) as con:
-        void_count(con, second, voided_by="ANA", reason="counted twice",
+        void_count(con, second, user=User.system("ANA"), reason="counted twice",
                    settings=get_settings())
     import streamlit as st
 
@@ -195,7 +195,7 @@ def test_an_empty_warehouse_says_nothing_is_counted(wics_home):
 def test_domain_counts_of_a_line_keep_voided_rows(counted):
     with warehouse(counted.database) as con:
         first = queries.counts_of_line(con, DAY, "1", "1000")["count_id"].item()
-        void_count(con, first, voided_by="ANA", reason="wrong bin", settings=get_settings())
+        void_count(con, first, user=User.system("ANA"), reason="wrong bin", settings=get_settings())
         rows = queries.counts_of_line(con, DAY, "1", "1000")
         assert rows["void_reason"].to_list() == ["wrong bin"]
         lines = queries.find_variances(con, start=DAY, end=DAY, plants=["1000"])

@@ -187,7 +187,7 @@ if selected:
                             schedule_id = add_to_schedule(
                                 con, count_date=recount_day, material=line["material"],
                                 plant=line["plant"], reason="recount", requested_by=user.name,
-                                note=why, created_by=user.name, settings=settings)
+                                note=why, user=user, settings=settings)
                     except ScheduleError as error:
                         st.error(str(error))
                     else:

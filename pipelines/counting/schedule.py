@@ -35,6 +35,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -42,6 +44,7 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
+from pipelines.access import Action, User, require
 from pipelines.counting.calendar import (
     WorkingCalendar,
     first_working_day_from,
@@ -94,8 +97,31 @@ def _counted(alias: str = "p") -> str:
     return f"{alias}.voided_at IS NULL AND {alias}.quantity IS NOT NULL"
 
 
-def mark_counted(con: duckdb.DuckDBPyConnection) -> int:
-    """Set status/counted_on of every live schedule line from the counts; lines changed."""
+@contextmanager
+def _material_scope(con: duckdb.DuckDBPyConnection, materials: pl.DataFrame | None,
+                    alias: str) -> Iterator[str]:
+    """SQL ``AND`` restricting ``alias`` to the material × plants of ``materials`` (all: '')."""
+    if materials is None:
+        yield ""
+        return
+    frame = materials.select(pl.col("material").cast(pl.String),
+                             pl.col("plant").cast(pl.String)).unique()
+    with registered(con, frame, "materials") as name:
+        yield (f" AND ({alias}.material, {alias}.plant) IN "
+               f"(SELECT material, plant FROM {name})")
+
+
+def mark_counted(con: duckdb.DuckDBPyConnection,
+                 materials: pl.DataFrame | None = None) -> int:
+    """Set status/counted_on of the live schedule lines from the counts; lines changed.
+
+    ``materials`` (material, plant) limits it to those: what a saved count can fill.
+    """
+    with _material_scope(con, materials, "s") as scope:
+        return _mark_counted(con, scope)
+
+
+def _mark_counted(con: duckdb.DuckDBPyConnection, scope: str) -> int:
     changed = con.execute(
         f"""UPDATE count_schedule SET
                 status = CASE WHEN f.counted_on IS NULL THEN 'planned' ELSE 'counted' END,
@@ -108,7 +134,7 @@ def mark_counted(con: duckdb.DuckDBPyConnection) -> int:
                  AND (p.count_date = s.count_date
                       OR (s.reason = 'request'
                           AND p.count_date >= CAST(s.created_at AS DATE)))
-                WHERE s.status <> 'cancelled'
+                WHERE s.status <> 'cancelled'{scope}
                 GROUP BY s.schedule_id
             ) f
             WHERE count_schedule.schedule_id = f.schedule_id
@@ -153,9 +179,20 @@ def sync_recounts(
     *,
     today: date | None = None,
     config: CountingConfig,
+    materials: pl.DataFrame | None = None,
 ) -> RecountResult:
-    """Schedule recounts for out-of-tolerance lines; withdraw those no longer needed."""
+    """Schedule recounts for out-of-tolerance lines; withdraw those no longer needed.
+
+    ``materials`` (material, plant) limits it to those: what a saved count can change.
+    """
     today = today or date.today()
+    with _material_scope(con, materials, "s") as scope, \
+            _material_scope(con, materials, "v") as variance_scope:
+        return _sync_recounts(con, today, config, scope, variance_scope)
+
+
+def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: CountingConfig,
+                   scope: str, variance_scope: str) -> RecountResult:
     withdrawn = con.execute(
         """DELETE FROM count_schedule s
            WHERE s.reason = 'recount' AND s.status = 'planned'
@@ -163,13 +200,12 @@ def sync_recounts(
              AND NOT EXISTS (
                  SELECT 1 FROM count_variance v
                  WHERE v.material = s.material AND v.plant = s.plant
-                   AND v.count_date = s.source_count_date AND v.needs_recount)"""
+                   AND v.count_date = s.source_count_date AND v.needs_recount)""" + scope
     ).fetchone()
-    candidates = fetch(
-        con,
+    candidates = con.execute(  # tuples, not a frame: this runs on every saved count
         f"""SELECT v.count_date, v.material, v.plant, v.counters
             FROM count_variance v
-            WHERE v.needs_recount AND v.count_date >= $since
+            WHERE v.needs_recount AND v.count_date >= $since{variance_scope}
               AND NOT EXISTS (
                   SELECT 1 FROM count_schedule s
                   WHERE s.material = v.material AND s.plant = v.plant
@@ -181,10 +217,10 @@ def sync_recounts(
                     AND p.count_date > v.count_date AND {_counted()})
             ORDER BY v.count_date, v.plant, v.material""",
         {"since": today - timedelta(days=config.recount_lookback_days)},
-    )
+    ).fetchall()
     loads: dict[date, dict[str | None, int]] = {}
     added = 0
-    for count_date, material, plant, counters in candidates.iter_rows():
+    for count_date, material, plant, counters in candidates:
         day = next_working_day(count_date, config.holidays)
         if day < today:
             day = first_working_day_from(today, config.holidays)
@@ -251,18 +287,23 @@ def add_to_schedule(
     requested_by: str | None = None,
     note: str | None = None,
     priority: int | None = None,
-    created_by: str | None = None,
+    user: User,
     created_at: datetime | None = None,
     settings: Settings,
 ) -> int:
-    """Add one line to the schedule by hand; its schedule_id."""
+    """Add one line to the schedule by hand, as ``user`` (a manager); its schedule_id.
+
+    ``requested_by`` is who asked for it when that is not the user (a phone call from sales);
+    ``created_by`` records ``user.name``.
+    """
+    require(user, Action.CHANGE_SCHEDULE)
     if reason not in REASONS:
         raise ScheduleError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
     material_key, plant_key = _checked_key(con, material, plant, settings)
     location = normalise_plant_value(storage_location)
     texts = {"requested_by": clean_text_value(requested_by), "note": clean_text_value(note),
              "counter": clean_text_value(counter),
-             "created_by": clean_text_value(created_by or requested_by)}
+             "created_by": user.name}
     rank = priority if priority is not None else PRIORITY[reason]
     existing = _planned_line(con, count_date, material_key, plant_key)
     if existing is not None:
@@ -297,7 +338,8 @@ def add_to_schedule(
     ).fetchone()
     assert row is not None
     schedule_id = int(row[0])
-    mark_counted(con)
+    mark_counted(con, materials=pl.DataFrame({"material": [material_key],
+                                              "plant": [plant_key]}))
     return schedule_id
 
 
@@ -306,8 +348,9 @@ def request_count(
     *,
     material: str | int,
     plant: str,
-    requested_by: str,
     note: str,
+    user: User,
+    requested_by: str | None = None,
     count_date: date | None = None,
     storage_location: str | None = None,
     counter: str | None = None,
@@ -316,10 +359,14 @@ def request_count(
 ) -> int:
     """Ask for a count (who asked and why); by default on the next working day.
 
-    The request is filled by the first count of that material × plant from the day it was
-    made, whatever day that count is done on.
+    Requests change the schedule, so ``user`` must be a manager. ``requested_by`` is who
+    asked (default: the user); ``created_by`` records the user. The request is filled by the
+    first count of that material × plant from the day it was made, whatever day that count
+    is done on.
     """
+    require(user, Action.CHANGE_SCHEDULE)
     now = now or datetime.now()
+    requested_by = user.name if requested_by is None else requested_by
     if not (requested_by or "").strip():
         raise ScheduleError("say who asks for the count")
     if not (note or "").strip():
@@ -331,20 +378,21 @@ def request_count(
     return add_to_schedule(
         con, count_date=day, material=material, plant=plant, storage_location=storage_location,
         counter=counter, reason="request", requested_by=requested_by, note=note,
-        created_by=requested_by, created_at=now, settings=settings,
+        user=user, created_at=now, settings=settings,
     )
 
 
 def cancel_scheduled(con: duckdb.DuckDBPyConnection, schedule_id: int, *,
-                     cancelled_by: str, note: str | None = None) -> None:
-    """Cancel a planned line (kept, with who cancelled it in the note)."""
+                     user: User, note: str | None = None) -> None:
+    """Cancel a planned line as ``user`` (a manager); kept, with who cancelled it in the note."""
+    require(user, Action.CHANGE_SCHEDULE)
     current = fetch(con, "SELECT status FROM count_schedule WHERE schedule_id = ?",
                     [schedule_id])
     if current.is_empty():
         raise ScheduleError(f"there is no schedule line {schedule_id}")
     if current.item() != "planned":
         raise ScheduleError(f"schedule line {schedule_id} is {current.item()}, not planned")
-    text = f"cancelled by {cancelled_by}" + (f": {note}" if note else "")
+    text = f"cancelled by {user.name}" + (f": {note}" if note else "")
     con.execute(
         """UPDATE count_schedule SET status = 'cancelled',
                   request_note = CASE WHEN request_note IS NULL THEN ?
@@ -643,6 +691,7 @@ def write_cycle_plan(con: duckdb.DuckDBPyConnection, plan: pl.DataFrame, *,
 def generate_schedule(
     con: duckdb.DuckDBPyConnection,
     *,
+    user: User,
     today: date | None = None,
     include_today: bool = False,
     config: CountingConfig,
@@ -652,8 +701,10 @@ def generate_schedule(
     ``include_today`` (the run before the shift) replans today's planned cycle lines too, so
     what was missed yesterday rolls forward to today. Otherwise (runs during the day, after
     loads) today's lines stay as they are - sheets may be printed - unless today is a working
-    day without any cycle line yet. Planning covers ``horizon_days`` calendar days.
+    day without any cycle line yet. Planning covers ``horizon_days`` calendar days. Only a
+    manager (or ``User.system()``) may run it.
     """
+    require(user, Action.CHANGE_SCHEDULE)
     today = today or date.today()
     filled = mark_counted(con)
     recounts = sync_recounts(con, today=today, config=config)

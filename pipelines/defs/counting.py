@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 from pydantic import Field
 
+from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
 from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import ReconcileResult, reconcile
@@ -104,8 +105,8 @@ def count_schedule(config: CountScheduleConfig, wics: WicsWarehouse) -> dg.Mater
     counting = settings.counting
     today = date.today()
     with warehouse(settings.database) as con:
-        result = generate_schedule(con, today=today, include_today=config.include_today,
-                                   config=counting)
+        result = generate_schedule(con, user=User.system("dagster"), today=today,
+                                   include_today=config.include_today, config=counting)
         per_day = fetch(
             con,
             """SELECT count_date, counter, count(*) AS lines,

@@ -10,8 +10,8 @@ from pipelines.warehouse.backup import backup_warehouse
 
 @dg.asset(group_name="operations", kinds={"duckdb", "parquet"},
           description="The whole warehouse exported to Parquet under "
-          "``backups/wics-<timestamp>/`` (DuckDB ``EXPORT DATABASE``; ``IMPORT DATABASE`` "
-          "restores it). The last WICS_BACKUPS_KEEP "
+          "``backups/wics-<timestamp>/`` (DuckDB ``EXPORT DATABASE``, the code of "
+          "``wics backup``; ``wics restore`` restores it). The last WICS_BACKUPS_KEEP "
           f"(default {setting_default('backups_keep')}) backups are kept.")
 def warehouse_backup(wics: WicsWarehouse) -> dg.MaterializeResult:
     settings = wics.settings()

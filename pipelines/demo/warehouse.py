@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from pipelines.access import Role, User
 from pipelines.counting.calendar import next_working_day, previous_working_day, working_days
 from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import reconcile, sap_quantities
@@ -50,7 +51,7 @@ from pipelines.demo.generate import (
 )
 from pipelines.warehouse.db import fetch
 
-# The demo's counting team; `wics demo` sets WICS_COUNTERS to it unless it is set already.
+# The demo's counting team; `wics demo` writes it into wics.toml unless counters are configured.
 DEMO_COUNTERS = COUNTERS
 HISTORY_WEEKS = 13
 MISSED_SHARE = 0.05  # planned lines nobody counted
@@ -204,7 +205,8 @@ def _write_counts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, rng: np.ra
         written += insert_counts(
             con, group.select("count_date", "material", "plant", "location", "quantity",
                               "quantity_expr", "counter"),
-            entered_by=str(counter), entered_at=entered_at, refresh=False, config=config)
+            user=User(str(counter), Role.COUNTER), entered_at=entered_at, refresh=False,
+            config=config)
     return written
 
 
@@ -269,7 +271,8 @@ def fill_demo_history(con: duckdb.DuckDBPyConnection, *, today: dt.date,
     mark_counted(con)
 
     # Today and the coming weeks, recounts of the recent out-of-tolerance lines included.
-    result = generate_schedule(con, today=today, include_today=True, config=config)
+    result = generate_schedule(con, user=User.system("demo"), today=today, include_today=True,
+                               config=config)
     todays = schedule_for(con, today)
     # The morning's cycle counts are done; the recounts wait for the afternoon.
     done = todays.filter((pl.col("status") == "planned") & (pl.col("reason") == "cycle")).group_by(

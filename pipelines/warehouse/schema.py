@@ -1,8 +1,9 @@
 """The SQL of each warehouse table as it is today: the contract in DESIGN.md, in one place.
 
-``create_schema`` runs the migrations (``pipelines.warehouse.migrations``) each time the
-warehouse is opened for writing: a fresh ``WICS_HOME`` gets these tables from migration 1, a
-file made by an earlier WICS gets the migrations it lacks. Changing a table here therefore
+``create_schema`` runs the migrations (``pipelines.warehouse.migrations``) the first time a
+process opens the warehouse file (``warehouse()`` ensures it once per process and file): a
+fresh ``WICS_HOME`` gets these tables from migration 1, a file made by an earlier WICS gets
+the migrations it lacks. Changing a table here therefore
 needs a migration too (see that module). More columns are welcome; renaming one needs the
 whole project changed.
 """
