@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.access import Action, User, require, require_owner_or
 from pipelines.counting.after_counts import refresh_after_counts
 from pipelines.counting.frames import registered
 from pipelines.sap.expression import QuantityError, evaluate_quantity
@@ -186,7 +187,8 @@ def add_count(
     notes: str | None = None,
     movement_during_count: bool = False,
     possibly_not_received: bool = False,
-    entered_by: str,
+    entered_by: str | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
     entered_at: datetime | None = None,
     refresh: bool = True,
 ) -> int:
@@ -196,6 +198,9 @@ def add_count(
     CountError for an entry that cannot be recorded (unknown material, bad or negative
     quantity, neither quantity nor location).
     """
+    if user is not None:
+        require(user, Action.ENTER_COUNTS)
+        entered_by = user.name
     entered_at = entered_at or datetime.now()
     entry = _prepared_entry(con, {
         "count_date": count_date, "material": material, "plant": plant, "quantity": quantity,
@@ -237,12 +242,17 @@ def void_count(
     con: duckdb.DuckDBPyConnection,
     count_id: int,
     *,
-    voided_by: str,
+    voided_by: str | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
     voided_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
 ) -> None:
     """Void one count: it stays in the table (who and when) but no longer counts."""
+    if user is not None:
+        require_owner_or(user, get_count(con, count_id)["entered_by"],
+                         Action.CHANGE_OTHERS_COUNTS)
+        voided_by = user.name
     voided_at = voided_at or datetime.now()
     current = _void(con, count_id, voided_by, voided_at, reason)
     if refresh:
@@ -253,7 +263,8 @@ def edit_count(
     con: duckdb.DuckDBPyConnection,
     count_id: int,
     *,
-    entered_by: str,
+    entered_by: str | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
     entered_at: datetime | None = None,
     reason: str | None = None,
     refresh: bool = True,
@@ -269,6 +280,10 @@ def edit_count(
     unknown = sorted(set(changes) - set(EDITABLE) | ({"quantity_expr"} & set(changes)))
     if unknown:
         raise CountError(f"cannot edit {', '.join(unknown)}")
+    if user is not None:
+        require_owner_or(user, get_count(con, count_id)["entered_by"],
+                         Action.CHANGE_OTHERS_COUNTS)
+        entered_by = user.name
     entered_at = entered_at or datetime.now()
     current = _void(con, count_id, entered_by, entered_at, reason or "edited")
     merged = {c: current[c] for c in EDITABLE}

@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
+from pipelines.access import Action, User, require
 from pipelines.counting.calendar import (
     WorkingCalendar,
     first_working_day_from,
@@ -256,8 +257,12 @@ def add_to_schedule(
     priority: int | None = None,
     created_by: str | None = None,
     created_at: datetime | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
 ) -> int:
     """Add one line to the schedule by hand; its schedule_id."""
+    if user is not None:
+        require(user, Action.CHANGE_SCHEDULE)
+        created_by = user.name
     if reason not in REASONS:
         raise ScheduleError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
     material_key, plant_key = _checked_key(con, material, plant)
@@ -318,6 +323,7 @@ def request_count(
     counter: str | None = None,
     now: datetime | None = None,
     config: CountingConfig | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
 ) -> int:
     """Ask for a count (who asked and why); by default on the next working day.
 
@@ -336,13 +342,17 @@ def request_count(
     return add_to_schedule(
         con, count_date=day, material=material, plant=plant, storage_location=storage_location,
         counter=counter, reason="request", requested_by=requested_by, note=note,
-        created_by=requested_by, created_at=now,
+        created_by=user.name if user else requested_by, created_at=now, user=user,
     )
 
 
 def cancel_scheduled(con: duckdb.DuckDBPyConnection, schedule_id: int, *,
-                     cancelled_by: str, note: str | None = None) -> None:
+                     cancelled_by: str | None = None, note: str | None = None,
+                     user: User | None = None) -> None:
     """Cancel a planned line (kept, with who cancelled it in the note)."""
+    if user is not None:  # TEMPORARY adapter until the write-path change lands
+        require(user, Action.CHANGE_SCHEDULE)
+        cancelled_by = user.name
     current = fetch(con, "SELECT status FROM count_schedule WHERE schedule_id = ?",
                     [schedule_id])
     if current.is_empty():
@@ -603,6 +613,7 @@ def generate_schedule(
     today: date | None = None,
     include_today: bool = False,
     config: CountingConfig | None = None,
+    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
 ) -> ScheduleResult:
     """The planning run: fill lines from the counts, sync recounts, replan cycle counts.
 
@@ -611,6 +622,8 @@ def generate_schedule(
     loads) today's lines stay as they are - sheets may be printed - unless today is a working
     day without any cycle line yet. Planning covers ``horizon_days`` calendar days.
     """
+    if user is not None:
+        require(user, Action.CHANGE_SCHEDULE)
     config = config or get_counting_config()
     today = today or date.today()
     filled = mark_counted(con)
