@@ -9,6 +9,10 @@ pages = st.navigation(
         "Warehouse": [
             st.Page("app_pages/overview.py", title="Overview", icon=":material/warehouse:",
                     default=True),
+            st.Page("app_pages/count_schedule.py", title="Count schedule",
+                    icon=":material/calendar_month:"),
+            st.Page("app_pages/count_entry.py", title="Count entry",
+                    icon=":material/edit_note:"),
             st.Page("app_pages/loads.py", title="SAP loads", icon=":material/upload_file:"),
         ],
     }

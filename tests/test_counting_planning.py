@@ -1,0 +1,179 @@
+"""Schedule views and moves, material search, a day's entries, the schedule-sheet upload."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from test_counting_support import AT, MON, TUE, WED, add_material, schedule_rows
+
+from pipelines.access import AccessDenied, Role, User
+from pipelines.counting.lookup import counts_entered, search_materials
+from pipelines.counting.planning import (
+    lines_per_day_and_counter,
+    move_scheduled,
+    schedule_lines,
+)
+from pipelines.counting.records import add_count, void_count
+from pipelines.counting.schedule import ScheduleError, add_to_schedule
+from pipelines.counting.schedule_sheet import (
+    ScheduleSheetRejected,
+    read_schedule_sheet,
+    schedule_from_sheet,
+)
+from pipelines.sap.formats import UnreadableFile
+from pipelines.warehouse.db import warehouse
+
+from conftest import write_text, write_xlsx
+
+BOSS = User("boss", Role.MANAGER)
+ANA = User("ana", Role.COUNTER)
+
+
+@pytest.fixture
+def con(wics_home):
+    with warehouse() as connection:
+        add_material(connection, "10000001", description="BOLT M8 ZINC")
+        add_material(connection, "10000002", description="NUT M8")
+        add_material(connection, "BRKT-1", "1100", description="Bracket steel")
+        add_material(connection, "10000009", description="old bolt", active=False)
+        yield connection
+
+
+def test_search_finds_by_number_with_or_without_zeros_and_by_description(con):
+    assert search_materials(con, "000000000010000001")["material"].to_list()[0] == "10000001"
+    assert search_materials(con, "10000001")["material"].to_list()[0] == "10000001"
+    by_prefix = search_materials(con, "1000000")["material"].to_list()
+    assert by_prefix == ["10000001", "10000002"]  # the inactive one is left out
+    assert search_materials(con, "bolt")["material"].to_list() == ["10000001"]
+    assert search_materials(con, "brkt-1")["plant"].to_list() == ["1100"]
+    assert search_materials(con, "nut", plant="1100").is_empty()
+    assert search_materials(con, "  ").is_empty()
+
+
+def test_counts_entered_lists_a_counters_day_with_and_without_voided(con):
+    kept = add_count(con, count_date=MON, material="10000001", plant="1000", quantity="2*6",
+                     location="A1", counter="ana", user=ANA, entered_at=AT)
+    gone = add_count(con, count_date=MON, material="10000002", plant="1000", quantity=3,
+                     counter="ana", location="A2", user=ANA, entered_at=AT)
+    add_count(con, count_date=MON, material="10000002", plant="1000", quantity=1,
+              counter="ben", user=BOSS, entered_at=AT)
+    void_count(con, gone, user=ANA)
+    rows = counts_entered(con, MON, counter="ana")
+    assert rows["count_id"].to_list() == [kept]
+    assert rows.row(0, named=True)["description"] == "BOLT M8 ZINC"
+    assert rows.row(0, named=True)["quantity_expr"] == "2*6"
+    assert set(counts_entered(con, MON, counter="ana", include_voided=True)["count_id"]) \
+        == {kept, gone}
+    assert counts_entered(con, MON).height == 2
+
+
+def test_lines_and_the_calendar_of_days_by_counter(con):
+    add_to_schedule(con, count_date=MON, material="10000001", plant="1000", counter="ana",
+                    user=BOSS)
+    add_to_schedule(con, count_date=MON, material="10000002", plant="1000", counter="ben",
+                    user=BOSS)
+    add_to_schedule(con, count_date=TUE, material="BRKT-1", plant="1100", counter="ana",
+                    user=BOSS)
+    lines = schedule_lines(con, MON, WED)
+    assert lines.height == 3
+    assert schedule_lines(con, MON, WED, plant="1100")["material"].to_list() == ["BRKT-1"]
+    assert schedule_lines(con, MON, WED, counter="ben")["material"].to_list() == ["10000002"]
+    calendar = lines_per_day_and_counter(lines)
+    assert calendar.columns == ["count_date", "day", "ana", "ben", "total", "counted"]
+    assert calendar.rows() == [(MON, "Mon", 1, 1, 2, 0), (TUE, "Tue", 1, 0, 1, 0)]
+    assert lines_per_day_and_counter(lines.clear()).is_empty()
+
+
+def test_move_to_another_day_and_counter_keeps_who_moved_it(con):
+    today = MON
+    line = add_to_schedule(con, count_date=MON, material="10000001", plant="1000",
+                           counter="ana", user=BOSS)
+    move_scheduled(con, line, user=BOSS, count_date=WED, counter="ben", today=today)
+    row = schedule_rows(con, "schedule_id = ?", [line])[0]
+    assert (row["count_date"], row["counter"], row["status"]) == (WED, "ben", "planned")
+    assert row["request_note"] == f"moved from {MON} and from counter ana by boss"
+
+
+def test_move_is_refused_for_the_past_a_clash_a_counter_and_a_done_line(con):
+    first = add_to_schedule(con, count_date=TUE, material="10000001", plant="1000",
+                            user=BOSS)
+    add_to_schedule(con, count_date=WED, material="10000001", plant="1000", user=BOSS)
+    with pytest.raises(ScheduleError, match="into the past"):
+        move_scheduled(con, first, user=BOSS, count_date=MON, today=TUE)
+    with pytest.raises(ScheduleError, match="already on the schedule of 2026-11-04"):
+        move_scheduled(con, first, user=BOSS, count_date=WED, today=TUE)
+    with pytest.raises(AccessDenied):
+        move_scheduled(con, first, user=ANA, count_date=WED, today=TUE)
+    add_count(con, count_date=TUE, material="10000001", plant="1000", quantity=1,
+              user=ANA, entered_at=AT)
+    with pytest.raises(ScheduleError, match="is counted, not planned"):
+        move_scheduled(con, first, user=BOSS, counter="ben", today=TUE)
+
+
+SHEET_HEADER = ["Count Date", "Material", "Plant", "SLoc", "Counter", "Notes"]
+
+
+def test_a_valid_sheet_schedules_every_line(con, tmp_path):
+    day = date.today() + timedelta(days=3)
+    path = write_xlsx(tmp_path / "plan.xlsx", [
+        ["Counts requested by finance"], [],
+        SHEET_HEADER,
+        [day.isoformat(), "000000000010000001", "1000", "0001", "ana", "audit"],
+        [day.strftime("%d.%m.%Y"), "BRKT-1", "1100", None, None, None],
+    ])
+    assert schedule_from_sheet(con, path, user=BOSS) == 2
+    rows = schedule_rows(con)
+    assert [(r["material"], r["plant"], r["storage_location"], r["counter"], r["reason"],
+             r["request_note"], r["created_by"]) for r in rows] == [
+        ("10000001", "1000", "0001", "ana", "manual", "audit", "boss"),
+        ("BRKT-1", "1100", None, None, "manual", None, "boss"),
+    ]
+
+
+def test_a_bad_sheet_is_rejected_whole_with_row_and_reason(con, tmp_path):
+    day = date.today() + timedelta(days=3)
+    add_to_schedule(con, count_date=day, material="10000002", plant="1000", reason="request",
+                    requested_by="qa", note="claim", user=BOSS)
+    path = write_text(tmp_path / "plan.csv", "\n".join([
+        "Count Date;Material;Plant",
+        f"{day};10000001;1000",  # fine on its own
+        f"{day};99999999;1000",  # unknown
+        "31.02.2026;10000001;1000",  # no such date
+        f"{day};;1000",  # no material
+        f"{day - timedelta(days=30)};10000002;1000",  # past
+        f"{day};0010000001;1000",  # twice in the file
+        f"{day};10000002;1000",  # already requested that day
+    ]))
+    with pytest.raises(ScheduleSheetRejected) as rejected:
+        schedule_from_sheet(con, path, user=BOSS)
+    problems = {p["row"]: p["reason"] for p in rejected.value.problems.to_dicts()}
+    assert problems == {
+        3: "material 99999999 is not in the material master of plant 1000",
+        4: "not a date (expected e.g. 2026-11-20, 20.11.2026)",
+        5: "material number is missing",
+        6: f"count date is in the past (today is {date.today()})",
+        7: "material 10000001 of plant 1000 is already on row 2 for that date",
+        8: problems[8],
+    }
+    assert problems[8].startswith(f"already on the schedule of {day} (line 1, request)")
+    assert len(schedule_rows(con)) == 1  # only the request from before
+
+
+def test_sheet_without_the_needed_columns_says_what_it_needs(con, tmp_path):
+    path = write_text(tmp_path / "plan.csv", "Material;Plant\n10000001;1000\n")
+    with pytest.raises(UnreadableFile, match="no header row of a schedule sheet"):
+        read_schedule_sheet(path)
+    with pytest.raises(AccessDenied):
+        schedule_from_sheet(con, path, user=ANA)
+
+
+def test_reading_types_the_lines(con, tmp_path):
+    day = date.today() + timedelta(days=1)
+    sheet = read_schedule_sheet(write_text(tmp_path / "p.txt", (
+        f"Material\tPlnt\tDate\tCounted By\n 0010000002 \t1000\t{day}\tben\n")))
+    assert sheet.problems.is_empty()
+    assert sheet.rows.select("count_date", "material", "plant", "counter").rows() == [
+        (day, "10000002", "1000", "ben")]
+    assert sheet.rows.schema["count_date"] == pl.Date
