@@ -32,12 +32,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(wics_home: Path) -> Iterator[str]:
-    """Serve the dashboard on a free port for one test; yields its URL."""
+def streamlit_server(wics_home: Path, script: Path | None = None) -> Iterator[str]:
+    """Serve the dashboard (or ``script``) on a free port for one test; yields its URL."""
     port = free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     process = subprocess.Popen(
-        [str(streamlit), "run", str(REPO / "dashboard" / "streamlit_app.py"),
+        [str(streamlit), "run", str(script or REPO / "dashboard" / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         env={**os.environ, "WICS_HOME": str(wics_home)}, cwd=REPO,

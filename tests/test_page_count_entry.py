@@ -8,11 +8,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_counting_support import add_material, add_stock
 
-from conftest import REPO
 from pipelines.access import Role, User
 from pipelines.counting.records import count_history
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.warehouse.db import fetch, warehouse
+
+from conftest import REPO
 
 APP = str(REPO / "dashboard" / "streamlit_app.py")
 PAGE = "app_pages/count_entry.py"

@@ -161,11 +161,15 @@ if entries.is_empty():
     st.caption("Nothing yet.")
 else:
     st.dataframe(
-        entries.select("count_id", "material", "description", "storage_location", "location",
-                       "quantity_expr", "quantity", "base_uom", "entered_at", "voided_at"),
+        # Narrow tablet screen: what was counted where comes first, the description last.
+        entries.select("count_id", "material", "location", "quantity_expr", "quantity",
+                       "base_uom", "entered_at", "storage_location", "voided_at",
+                       "description").with_columns(
+            pl.col("location", "storage_location", "quantity_expr").fill_null("")),
         hide_index=True, width="stretch",
         column_config={
             "count_id": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "material": "Material",
             "description": st.column_config.TextColumn("Description", width="medium"),
             "storage_location": "SLoc", "location": "Location", "quantity_expr": "Typed",
             "quantity": st.column_config.NumberColumn("Quantity", format="localized"),

@@ -101,8 +101,13 @@ with tabs[0]:
         reasons = st.multiselect("Reason", ["cycle", "recount", "request", "manual"],
                                  key="schedule_reasons", placeholder="All reasons")
         shown = lines.filter(pl.col("reason").is_in(reasons)) if reasons else lines
-        st.dataframe(shown.drop("created_by", "created_at", "priority"), hide_index=True,
-                     width="stretch", column_config=LINE_COLUMNS)
+        # One day: no date column; empty cells say what they mean instead of "None".
+        st.dataframe(
+            shown.drop("count_date", "created_by", "created_at", "priority").with_columns(
+                pl.col("storage_location").fill_null("all"),
+                pl.col("counter").fill_null("unassigned"),
+                pl.col("requested_by", "request_note", "description").fill_null("")),
+            hide_index=True, width="stretch", column_config=LINE_COLUMNS)
         st.caption(f"{shown.height:,} lines. Count entry shows each counter their own list.")
 
 with tabs[1]:
@@ -124,10 +129,13 @@ with tabs[1]:
         st.dataframe(calendar, hide_index=True, width="stretch", column_config={
             "count_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
             "day": "Day", "total": "Total", "counted": "Counted"})
+        # Days as labels (not a time axis): one bar per working day, stacked by counter.
         per_day = period.filter(pl.col("status") != "cancelled").with_columns(
-            pl.col("counter").fill_null("(unassigned)")).group_by("count_date", "counter").len()
-        st.bar_chart(per_day.to_pandas(), x="count_date", y="len", color="counter",
-                     x_label="Date", y_label="Lines", height=260)
+            pl.col("counter").fill_null("(unassigned)"),
+            pl.col("count_date").dt.strftime("%m-%d %a").alias("day"),
+        ).group_by("day", "counter").len().sort("day")
+        st.bar_chart(per_day.to_pandas(), x="day", y="len", color="counter",
+                     x_label="Day", y_label="Lines", height=260)
 
 with tabs[2]:
     summary = day_summary(day, plant)
@@ -145,14 +153,20 @@ with tabs[2]:
     if shown.is_empty():
         st.info(f"Nothing was scheduled or counted on {day:%d %B %Y}.")
     else:
+        text = ["description", "abc_indicator", "reasons", "scheduled_counters", "counters",
+                "locations", "currency"]
         st.dataframe(
             shown.select("status", "plant", "material", "description", "abc_indicator",
                          "reasons", "scheduled_counters", "counters", "locations",
                          "counted_qty", "sap_qty", "variance_qty", "variance_pct",
-                         "variance_value", "currency", "needs_recount"),
+                         "variance_value", "currency", "needs_recount",
+                         ).with_columns(pl.col(text).fill_null("")),
             hide_index=True, width="stretch",
             column_config={
+                "status": "Status", "plant": "Plant", "material": "Material",
+                "description": st.column_config.TextColumn("Description", width="medium"),
                 "abc_indicator": st.column_config.TextColumn("ABC", width="small"),
+                "reasons": "Reason", "locations": "Locations", "currency": "Curr.",
                 "scheduled_counters": "Scheduled for", "counters": "Counted by",
                 "counted_qty": st.column_config.NumberColumn("Counted", format="localized"),
                 "sap_qty": st.column_config.NumberColumn("SAP", format="localized"),
@@ -172,6 +186,9 @@ with tabs[3]:
                                     help="Worksheets are blind by default: counters count "
                                          "what is there, not what SAP expects.")
     files = worksheet_files(day, by, blind, plant)
+    st.caption(("Blind worksheets: no SAP quantity column. " if blind else
+                "With the SAP quantity of each line. ")
+               + "Only lines still open are printed; filled-in sheets load back as counts.")
     if not files:
         st.info(f"No open lines on {day:%d %B %Y} to print.")
     for name, data in files.items():
