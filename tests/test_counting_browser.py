@@ -73,6 +73,8 @@ def test_schedule_and_count_entry_in_a_browser(demo_warehouse, tmp_path):
         assert "count_" in page.inner_text("body")  # a worksheet to download
         page.get_by_role("tab", name="Change the schedule").click()
         wait_for_script(page)
+        page.set_viewport_size({"width": 1400, "height": 1900})  # the whole tab
+        wait_for_script(page)
         screenshot(page, "count_schedule_change")
 
         page.set_viewport_size({"width": 800, "height": 1000})

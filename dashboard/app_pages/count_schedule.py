@@ -262,10 +262,10 @@ if may_change:
                 st.error(outcome.error)
 
         st.subheader("Move or cancel a line")
-        open_lines = lines_between(day, day + timedelta(days=config.horizon_days), plant,
-                                   counter).filter(pl.col("status") == "planned")
+        # The lines of the day chosen at the top (with its plant and counter filters).
+        open_lines = lines.filter(pl.col("status") == "planned")
         if open_lines.is_empty():
-            st.info("No planned lines from this date on.")
+            st.info(f"No planned lines on {day:%d %B %Y} to move or cancel.")
         else:
             options = {line["schedule_id"]: line_label(line)
                        for line in open_lines.iter_rows(named=True)}
