@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 export WICS_HOME ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(WICS_HOME)/dagster
 
-.PHONY: install demo up test test-fast lint bench clean-data
+.PHONY: install demo up test test-fast lint bench loadtest clean-data
 
 $(BIN)/wics: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: install
 bench: install  ## benchmark: 100,000-row MM60 and 300,000-row MB52 (BENCH_FLAGS=--large for 1M/3M)
 	$(BIN)/python benchmarks/run.py $(BENCH_FLAGS)
 
+loadtest: install  ## 20 counters saving while a 300,000-line MB52 and a 100,000-row MM60 load
+	$(BIN)/python benchmarks/loadtest.py $(LOADTEST_FLAGS)
+
 clean-data:  ## empty ./data (keeps its README and .gitkeep files)
-	rm -rf data/wics.duckdb data/wics.duckdb.wal data/dagster data/reports data/backups
+	rm -rf data/wics.duckdb data/wics.duckdb.wal data/wics.duckdb.lock data/dagster data/reports data/backups
 	find data/drop data/archive data/rejected -type f ! -name .gitkeep -delete

@@ -1,4 +1,4 @@
-"""The benchmark's input files, generated once by ``pipelines/demo/exports.py`` and cached.
+"""The benchmark's input files, made once by ``pipelines/demo/`` (``generate``, ``files``), cached.
 
 Every file is deterministic (size + seed give the same bytes), so figures are reproducible on
 any machine. Files live in ``benchmarks/.cache/`` (gitignored) under a folder named after a hash
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.demo import exports as demo_data
+from pipelines.demo import files, generate
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 # The MB52 snapshot date (also in its file name) and the day the counts were taken.
@@ -26,8 +26,10 @@ COUNT_DATE = dt.date(2026, 11, 3)
 
 
 def generator_version() -> str:
-    """Short hash of the generator's source: part of every cached file's folder."""
-    return hashlib.sha256(Path(demo_data.__file__).read_bytes()).hexdigest()[:10]
+    """Short hash of the generator's and the writers' source: part of every cached file's
+    folder."""
+    sources = b"".join(Path(m.__file__).read_bytes() for m in (generate, files))
+    return hashlib.sha256(sources).hexdigest()[:10]
 
 
 def cache_dir(root: Path | None = None) -> Path:
@@ -39,22 +41,22 @@ def cache_dir(root: Path | None = None) -> Path:
 # Seeds of each frame, derived from the one benchmark seed.
 def master_frame(rows: int, seed: int) -> pl.DataFrame:
     """Month 1's MM60: ``rows`` material x plant rows."""
-    return demo_data.generate_master(rows, seed=seed)
+    return generate.generate_master(rows, seed=seed)
 
 
 def churned_frame(master: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Month 2's MM60: ~2 % added, 1 % removed, 5 % changed."""
-    return demo_data.churn_master(master, seed=seed + 1)
+    return generate.churn_master(master, seed=seed + 1)
 
 
 def stock_frame(master: pl.DataFrame, rows: int, seed: int) -> pl.DataFrame:
     """An MB52 of ``rows`` lines referencing month 1's materials."""
-    return demo_data.generate_stock(master, rows, seed=seed + 2)
+    return generate.generate_stock(master, rows, seed=seed + 2)
 
 
 def counts_frame(stock: pl.DataFrame, rows: int, seed: int) -> pl.DataFrame:
     """``rows`` count-sheet lines of whole material x plant groups of the stock."""
-    return demo_data.generate_counts(stock, COUNT_DATE, rows, seed=seed + 3)
+    return generate.generate_counts(stock, COUNT_DATE, rows, seed=seed + 3)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _write(frame_of, path: Path, log) -> float:
     started = time.perf_counter()
     log(f"generating {path.name} (cached for later runs) ...")
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    demo_data.write_xlsx(frame_of(), partial, number_formats=False)
+    files.write_xlsx(frame_of(), partial, number_formats=False)
     partial.replace(path)
     seconds = time.perf_counter() - started
     log(f"  {path.name}: {path.stat().st_size / 2**20:,.1f} MiB in {seconds:,.1f} s")

@@ -243,6 +243,7 @@ def _timed(function, *args, **kwargs) -> tuple[float, object]:
 def _dashboard_queries(database: Path) -> list[tuple[str, object]]:
     """The dashboard's reads, each as the page runs it: open read-only, query, close."""
     from pipelines.counting.accuracy import inventory_accuracy
+    from pipelines.counting.config import CountingConfig
     from pipelines.counting.reconcile import variance_lines
     from pipelines.counting.summary import count_summary
     from pipelines.warehouse.db import warehouse
@@ -276,7 +277,7 @@ def _dashboard_queries(database: Path) -> list[tuple[str, object]]:
         ("counts: day summary (count_summary)", reading(count_summary, count_date=COUNT_DATE)),
         ("counts: accuracy by day x plant x ABC", reading(inventory_accuracy, period="day",
                                                           end=COUNT_DATE)),
-        ("counts: variance lines (preview)", reading(variance_lines)),
+        ("counts: variance lines (preview)", reading(variance_lines, config=CountingConfig())),
     ]
 
 
@@ -302,16 +303,13 @@ def reconcile(args: dict) -> dict:
 
     peaks = PhasePeaks()
     peaks.start("reconcile")
-    method = args.get("method", "api")
-    started = time.perf_counter()
-    if method == "api":
-        from pipelines.counting.reconcile import reconcile as recompute
+    from pipelines.counting.config import CountingConfig
+    from pipelines.counting.reconcile import reconcile as recompute
 
-        with warehouse(database) as con:
-            outcome = recompute(con)
-        lines, out = outcome.lines, outcome.out_of_tolerance
-    else:
-        lines, out = _reconcile_sql(database)
+    started = time.perf_counter()
+    with warehouse(database) as con:
+        outcome = recompute(con, config=CountingConfig())
+    lines, out = outcome.lines, outcome.out_of_tolerance
     seconds = time.perf_counter() - started
 
     queries = []
@@ -320,47 +318,9 @@ def reconcile(args: dict) -> dict:
         took, value = _timed(run)
         height = getattr(value, "height", 1)
         queries.append({"name": name, "seconds": took, "rows": height})
-    return {"seconds": seconds, "method": method, "stock_lines": stock_lines,
+    return {"seconds": seconds, "stock_lines": stock_lines,
             "count_lines": count_lines, "variance_lines": lines, "out_of_tolerance": out,
             "queries": queries, **peaks.result()}
-
-
-def _reconcile_sql(database: Path) -> tuple[int, int]:
-    """DESIGN.md's rule as one statement (used only where pipelines/counting is missing)."""
-    from pipelines.warehouse.db import warehouse
-
-    with warehouse(database) as con:
-        con.execute("DELETE FROM count_variance")
-        con.execute("""
-INSERT INTO count_variance (count_date, material, plant, counted_qty, sap_snapshot_date,
-    sap_qty, variance_qty, variance_pct, unit_price, variance_value, tolerance_pct,
-    within_tolerance, needs_recount)
-WITH counted AS (
-    SELECT count_date, material, plant, sum(quantity) AS counted_qty FROM physical_count
-    WHERE voided_at IS NULL AND quantity IS NOT NULL GROUP BY ALL),
-snap AS (SELECT c.*, (SELECT max(snapshot_date) FROM sap_stock s
-                      WHERE s.plant = c.plant AND s.snapshot_date <= c.count_date) AS snap
-         FROM counted c),
-stock AS (SELECT snapshot_date, material, plant,
-                 sum(unrestricted + quality_inspection + restricted + blocked + returns) AS q
-          FROM sap_stock GROUP BY ALL),
-j AS (SELECT s.*, coalesce(st.q, 0) AS sap_qty, m.price / m.price_unit AS unit_price,
-             CASE upper(m.abc_indicator) WHEN 'A' THEN 1 WHEN 'B' THEN 3 ELSE 5 END AS tol
-      FROM snap s LEFT JOIN stock st ON st.snapshot_date = s.snap AND st.material = s.material
-                                     AND st.plant = s.plant
-      LEFT JOIN material m ON m.material = s.material AND m.plant = s.plant)
-SELECT count_date, material, plant, counted_qty, snap, sap_qty, counted_qty - sap_qty,
-       CASE WHEN sap_qty <> 0 THEN 100 * (counted_qty - sap_qty) / abs(sap_qty) END,
-       unit_price, (counted_qty - sap_qty) * unit_price, tol,
-       CASE WHEN sap_qty = 0 THEN counted_qty = 0
-            ELSE abs(100 * (counted_qty - sap_qty) / abs(sap_qty)) <= tol END,
-       NOT CASE WHEN sap_qty = 0 THEN counted_qty = 0
-                ELSE abs(100 * (counted_qty - sap_qty) / abs(sap_qty)) <= tol END
-FROM j""")
-        lines, out = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE needs_recount) FROM count_variance"
-        ).fetchone()
-    return lines, out
 
 
 TASKS = {"wics_load": wics_load, "calamine": calamine, "old_way": old_way,

@@ -2,7 +2,8 @@
 
 Every read opens the warehouse, asks the counting domain and closes (no connection is kept
 across reruns); results are cached briefly because a load or another counter may change them
-any time, and dropped at once after this session writes (``after_write``). Writes go through
+any time, and dropped at once after this session writes (``warehouse_data.clear_caches``, the
+dashboard's one cache-clearing helper). Writes go through
 ``write``, which runs a domain function in one transaction and turns the errors a person can
 act on (a bad entry, a role that may not, a warehouse busy beyond patience) into one message.
 """
@@ -20,7 +21,6 @@ import polars as pl
 import streamlit as st
 
 from pipelines.access import AccessDenied
-from pipelines.counting.config import ConfigError, CountingConfig, get_counting_config
 from pipelines.counting.lookup import counts_entered, plants, search_materials
 from pipelines.counting.planning import counters_in, schedule_lines
 from pipelines.counting.records import CountError, count_history
@@ -30,7 +30,10 @@ from pipelines.counting.summary import count_summary
 from pipelines.reports.worksheets import write_worksheets
 from pipelines.sap.expression import QuantityError
 from pipelines.sap.formats import UnreadableFile
+from pipelines.settings import ConfigError, Settings, get_settings
 from pipelines.warehouse.db import WarehouseBusyError, warehouse
+
+from warehouse_data import clear_caches
 
 TTL_SECONDS = 10
 T = TypeVar("T")
@@ -53,16 +56,16 @@ def plant_list() -> list[str]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def counter_names(start: date, end: date) -> list[str]:
     """The configured team first, then anyone else on the schedule or in the counts."""
-    team = list(counting_config().counters)
+    team = list(get_settings().counting.counters)
     return team + [name for name in _read(counters_in, start, end) if name not in team]
 
 
-def counting_config() -> CountingConfig | None:
-    """The counting settings, or None after showing why they cannot be used."""
+def page_settings() -> Settings | None:
+    """The settings for a page's writes, or None after showing why they cannot be used."""
     try:
-        return get_counting_config()
+        return get_settings()
     except ConfigError as error:
-        st.error(f"The counting settings are wrong: {error}")
+        st.error(f"The settings are wrong: {error}")
         return None
 
 
@@ -97,7 +100,7 @@ def history_of(count_id: int) -> pl.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def materials_matching(text: str, plant: str | None = None) -> pl.DataFrame:
-    return _read(search_materials, text, plant=plant)
+    return _read(search_materials, text, plant=plant, settings=get_settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -105,13 +108,9 @@ def worksheet_files(day: date, by: str, blind: bool,
                     plant: str | None = None) -> dict[str, bytes]:
     """The day's worksheets as {file name: xlsx bytes} (written by reports/worksheets.py)."""
     with tempfile.TemporaryDirectory() as directory, warehouse(read_only=True) as con:
-        paths = write_worksheets(con, day, directory, by=by, blind=blind, plant=plant)
+        paths = write_worksheets(con, day, directory, by=by, blind=blind, plant=plant,
+                                 config=get_settings().counting)
         return {path.name: path.read_bytes() for path in paths}
-
-
-def after_write() -> None:
-    """Drop every cached read: counts and schedules feed every page's figures."""
-    st.cache_data.clear()
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ def write(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
     except WarehouseBusyError:
         return Outcome(error="The warehouse is busy with a long load right now; nothing was "
                              "saved. Please try again in a minute.")
-    after_write()
+    clear_caches()  # counts and schedules feed every page's figures
     return Outcome(result=result)
 
 

@@ -32,14 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(wics_home: Path, script: Path | None = None) -> Iterator[str]:
-    """Serve the dashboard (or ``script``) on a free port for one test; yields its URL."""
-    port = free_port()
+def streamlit_server(wics_home: Path, *, port: int | None = None,
+                     extra_args: list[str] = ()) -> Iterator[str]:
+    """Serve the dashboard on a free port for one test; yields its URL."""
+    port = port or free_port()
     streamlit = Path(sys.executable).parent / "streamlit"
     process = subprocess.Popen(
-        [str(streamlit), "run", str(script or REPO / "dashboard" / "streamlit_app.py"),
+        [str(streamlit), "run", str(REPO / "dashboard" / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args],
         env={**os.environ, "WICS_HOME": str(wics_home)}, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -87,8 +88,39 @@ def wait_for_script(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_timeout(300)  # let the last delta paint before a screenshot
 
 
-def screenshot(page, name: str) -> Path:
+def sign_in(page, name: str, password: str) -> None:
+    """Sign in through the dashboard's form, as a person does, and wait for the page."""
+    wait_for_script(page)
+    page.get_by_label("User name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_text(f"{name} · ").wait_for(timeout=60_000)  # the sidebar's who-am-I
+    wait_for_script(page)
+
+
+def open_page(page, url: str, title: str, path: str) -> str:
+    """Follow the sidebar link (a new URL would be a new session, signed out)."""
+    page.get_by_role("link", name=title).click()
+    page.wait_for_url(f"{url}{path}")
+    wait_for_script(page)
+    page.wait_for_timeout(1000)  # charts and tables paint after the script finishes
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "Exception" not in body, body[:2000]
+    return body
+
+
+def screenshot(page, name: str, width: int = 1400) -> Path:
+    """The whole page at ``width`` px into tests/artifacts/: Streamlit scrolls inside its main
+    block (a full-page shot would cut it), so the window is made as tall as that block first,
+    and set back to ``width`` × 900 afterwards."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_timeout(300)  # the layout follows the new width
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(max(height + 60, 900), 6000)})
+    page.wait_for_timeout(500)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 900})
     return path

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import REPO
 
-pytest.importorskip("django", reason="the old way needs Django (pip install -e '.[dev]')")
+pytestmark = pytest.mark.slow  # runs every benchmark step in its own processes
 
 SIZES = ["--mm60-rows", "300", "--mb52-rows", "900", "--old-way-rows", "200",
          "--count-lines", "100", "--runs", "1"]

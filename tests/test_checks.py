@@ -11,9 +11,9 @@ from pipelines.defs.ingest import load_run_config
 from pipelines.ingest import quality
 from pipelines.ingest.load import load_file
 from pipelines.sap.headers import ExportKind
-from pipelines.warehouse.db import warehouse
+from pipelines.warehouse.db import query, warehouse
 
-from conftest import mb52_row, mm60_row
+from conftest import mb52_row, mm60_row, table_fingerprint
 
 
 @pytest.fixture
@@ -106,16 +106,16 @@ def _check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     instance = dg.DagsterInstance.ephemeral()
-    run = defs.resolve_job_def("load_mm60").execute_in_process(
+    run = load_defs().resolve_job_def("load_mm60").execute_in_process(
         run_config=load_run_config(ExportKind.MM60, mm60_file([mm60_row("1")])),
         instance=instance)
     checks = _check_results(run)
     assert checks["material_unique_key"] is True
     assert checks["material_row_count_drop"] is True
-    run = defs.resolve_job_def("load_mb52").execute_in_process(
+    run = load_defs().resolve_job_def("load_mb52").execute_in_process(
         run_config=load_run_config(ExportKind.MB52, mb52_file([mb52_row("1"), mb52_row("5")])),
         instance=instance)
     checks = _check_results(run)
@@ -124,28 +124,45 @@ def test_load_jobs_run_their_checks(wics_home, mm60_file, mb52_file):
     assert run.success  # warnings do not fail the run
 
 
-def test_a_blocking_check_stops_reconciliation(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+def test_a_partial_export_is_refused_before_commit_and_checks_only_monitor(
+        wics_home, mm60_file, mb52_file, tmp_path):
+    from pipelines.definitions import defs as load_defs
+
+    defs = load_defs()
 
     instance = dg.DagsterInstance.ephemeral()
     load_file(mm60_file([mm60_row("1")]))
-    lines = [mb52_row("1", sloc=f"{i:04d}") for i in range(10)]
+    lines = [mb52_row("1", sloc=f"{i:04d}") for i in range(30)]
     load_file(mb52_file(lines, name="MB52_2026-11-02.xlsx"))
     partial = mb52_file(lines[:2], name="MB52_2026-11-03.xlsx")
+    before = table_fingerprint(wics_home)
     run = defs.resolve_job_def("load_mb52").execute_in_process(
         run_config=load_run_config(ExportKind.MB52, partial), instance=instance,
         raise_on_error=False)
-    assert _check_results(run)["sap_stock_row_count_drop"] is False
-    materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
-    assert "sap_stock" in materialized
-    assert "count_variance" not in materialized  # blocked: a partial export must not spread
+    assert not run.success  # red exactly because the file did not load
+    assert table_fingerprint(wics_home) == before
+    status = query("SELECT status FROM load_log ORDER BY load_id DESC LIMIT 1",
+                   path=wics_home.database).item()
+    assert status == "rejected"
+
+    # Forced, it loads: the run is green, the refresh happened, the check shows the drop.
+    config = load_run_config(ExportKind.MB52, partial)
+    config["ops"]["sap_stock"]["config"]["force"] = True
+    run = defs.resolve_job_def("load_mb52").execute_in_process(
+        run_config=config, instance=instance, raise_on_error=False)
+    assert run.success
+    assert _check_results(run)["sap_stock_row_count_drop"] is False  # a monitor, not a block
+    assert instance.get_latest_materialization_event(dg.AssetKey("count_variance")) is not None
+    forced = query("SELECT forced, refresh_state FROM load_log ORDER BY load_id DESC LIMIT 1",
+                   path=wics_home.database).row(0)
+    assert forced == (True, "done")
 
 
 def test_freshness_job_turns_stale_data_red(wics_home, mm60_file, mb52_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     load_file(mm60_file([mm60_row("1")], name="MM60_2020-01-01.xlsx"))
     load_file(mb52_file([mb52_row("1")], name="MB52_2020-01-02.xlsx"))
-    run = defs.resolve_job_def("check_sap_freshness").execute_in_process(
+    run = load_defs().resolve_job_def("check_sap_freshness").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert _check_results(run) == {"sap_stock_fresh": False, "material_fresh": False}

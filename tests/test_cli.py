@@ -61,6 +61,26 @@ def test_wics_load_exits_non_zero_with_the_reason(wics_home, tmp_path):
     assert (wics_home.rejected_dir / "MB52_2026-11-02.xlsx.error.txt").exists()
 
 
+def test_wics_load_force_loads_a_refused_partial_export_knowingly(wics_home, tmp_path):
+    from pipelines.ingest.load import load_file
+
+    load_file(write_xlsx(tmp_path / "MB52_2026-11-02.xlsx",
+                         [MB52_HEADER, *[mb52_row(str(n)) for n in range(1, 101)]]))
+    partial = write_xlsx(tmp_path / "MB52_2026-11-03.xlsx", [MB52_HEADER, mb52_row("1")])
+    refused = wics("load", str(partial), home=wics_home.home)
+    assert refused.returncode == 1
+    out = " ".join(lines(refused.stdout))
+    assert "suspiciously small export: plant 1000: 1 rows, previous load 100" in out
+    rejected = wics_home.rejected_dir / partial.name
+    assert f'wics load --force "{rejected}"' in out
+    forced = wics("load", "--force", str(rejected), home=wics_home.home)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    out = " ".join(lines(forced.stdout))
+    assert "LOADED MB52_2026-11-03.xlsx" in out and "forced yes: loaded knowingly despite" in out
+    assert query("SELECT forced FROM load_log ORDER BY load_id DESC LIMIT 1",
+                 path=wics_home.database).item() is True
+
+
 def test_wics_load_of_a_missing_file(wics_home, tmp_path):
     done = wics("load", str(tmp_path / "nope.xlsx"), home=wics_home.home)
     assert done.returncode == 2
@@ -73,13 +93,23 @@ def test_wics_demo_loads_demo_exports_through_dagster(wics_home):
 
     done = wics("demo", "--materials", "300", home=wics_home.home)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sum(line.startswith("loaded ") for line in done.stdout.splitlines()) == 4
+    assert sum(line.startswith("loaded ") for line in done.stdout.splitlines()) == 6
     statuses = query("SELECT kind, status FROM load_log ORDER BY load_id",
                      path=wics_home.database).rows()
-    assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mb52", "loaded"),
-                        ("count_sheet", "loaded")]
+    assert statuses == [("mm60", "loaded"), ("mb52", "loaded"), ("mm60", "loaded"),
+                        ("mb52", "loaded"), ("mb52", "loaded"), ("count_sheet", "loaded")]
+    assert "counting history from" in done.stdout and "demo ready in" in done.stdout
+    history = query("""SELECT count(DISTINCT count_date) AS days,
+                              count(*) FILTER (WHERE NOT within_tolerance) AS out
+                       FROM count_variance""", path=wics_home.database).row(0, named=True)
+    assert history["days"] > 50 and history["out"] > 0
     runs = dg.DagsterInstance.from_config(str(wics_home.dagster_home)).get_runs()
-    assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet"}
+    assert {r.job_name for r in runs} == {"load_mm60", "load_mb52", "load_count_sheet",
+                                          "counting_refresh"}
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+    # the demo has a cycle-count plan at once, not only after the 05:00 schedule
+    assert "planned the count schedule" in done.stdout
+    assert query("SELECT count(*) FROM count_schedule WHERE reason = 'cycle'",
+                 path=wics_home.database).item() > 0
     again = wics("demo", home=wics_home.home)
     assert again.returncode == 0 and "already loaded" in again.stdout

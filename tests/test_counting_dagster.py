@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
-from test_counting_support import AT, add_material, add_stock
+from counting_support import AT, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.records import add_count
 from pipelines.defs.counting import (
     count_schedule,
@@ -15,6 +16,7 @@ from pipelines.defs.counting import (
     counting_schedules,
 )
 from pipelines.defs.resources import WicsWarehouse
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, warehouse
 
 
@@ -26,9 +28,11 @@ def test_counting_assets_materialize_and_describe_themselves(wics_home, monkeypa
             add_material(con, f"M{i:02d}", abc="ABC"[i % 3], price=2.0)
             add_stock(con, today - timedelta(days=3), f"M{i:02d}", unrestricted=10)
         add_count(con, count_date=today - timedelta(days=2), material="M00", plant="1000",
-                  quantity="12", entered_by="t", entered_at=AT, refresh=False)
+                  quantity="12", user=User.system("t"), entered_at=AT, refresh=False,
+                  settings=get_settings())
         add_count(con, count_date=today - timedelta(days=2), material="M01", plant="1000",
-                  quantity="10", entered_by="t", entered_at=AT, refresh=False)
+                  quantity="10", user=User.system("t"), entered_at=AT, refresh=False,
+                  settings=get_settings())
 
     result = dg.materialize(
         counting_assets,
@@ -56,7 +60,8 @@ def test_counting_assets_materialize_and_describe_themselves(wics_home, monkeypa
 
 def test_counting_definitions_load():
     defs = dg.Definitions(assets=counting_assets, jobs=counting_jobs,
-                          schedules=counting_schedules, resources={"wics": WicsWarehouse()})
+                          schedules=counting_schedules(get_settings()),
+                          resources={"wics": WicsWarehouse()})
     job = defs.resolve_job_def("counting_refresh")
     assert {n.name for n in job.nodes_in_topological_order} == {
         "count_variance", "count_schedule", "count_accuracy"}
@@ -65,4 +70,4 @@ def test_counting_definitions_load():
         assert spec.group_name == "counting" and spec.description
     deps = {d.asset_key.to_user_string() for d in next(iter(count_schedule.specs)).deps}
     assert {"count_variance", "material", "sap_stock"} <= deps
-    assert counting_schedules[0].cron_schedule == "0 5 * * 1-5"
+    assert counting_schedules(get_settings())[0].cron_schedule == "0 5 * * 1-5"

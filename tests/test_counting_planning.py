@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
-from test_counting_support import AT, MON, TUE, WED, add_material, schedule_rows
+from counting_support import AT, MON, TUE, WED, add_material, schedule_rows
 
 from pipelines.access import AccessDenied, Role, User
 from pipelines.counting.lookup import counts_entered, search_materials
@@ -32,6 +32,11 @@ ANA = User("ana", Role.COUNTER)
 
 
 @pytest.fixture
+def settings(wics_home):
+    return wics_home
+
+
+@pytest.fixture
 def con(wics_home):
     with warehouse() as connection:
         add_material(connection, "10000001", description="BOLT M8 ZINC")
@@ -41,25 +46,27 @@ def con(wics_home):
         yield connection
 
 
-def test_search_finds_by_number_with_or_without_zeros_and_by_description(con):
-    assert search_materials(con, "000000000010000001")["material"].to_list()[0] == "10000001"
-    assert search_materials(con, "10000001")["material"].to_list()[0] == "10000001"
-    by_prefix = search_materials(con, "1000000")["material"].to_list()
+def test_search_finds_by_number_with_or_without_zeros_and_by_description(con, settings):
+    def first(text: str) -> str:
+        return search_materials(con, text, settings=settings)["material"].to_list()[0]
+
+    assert first("000000000010000001") == first("10000001") == "10000001"
+    by_prefix = search_materials(con, "1000000", settings=settings)["material"].to_list()
     assert by_prefix == ["10000001", "10000002"]  # the inactive one is left out
-    assert search_materials(con, "bolt")["material"].to_list() == ["10000001"]
-    assert search_materials(con, "brkt-1")["plant"].to_list() == ["1100"]
-    assert search_materials(con, "nut", plant="1100").is_empty()
-    assert search_materials(con, "  ").is_empty()
+    assert search_materials(con, "bolt", settings=settings)["material"].to_list() == ["10000001"]
+    assert search_materials(con, "brkt-1", settings=settings)["plant"].to_list() == ["1100"]
+    assert search_materials(con, "nut", plant="1100", settings=settings).is_empty()
+    assert search_materials(con, "  ", settings=settings).is_empty()
 
 
-def test_counts_entered_lists_a_counters_day_with_and_without_voided(con):
+def test_counts_entered_lists_a_counters_day_with_and_without_voided(con, settings):
     kept = add_count(con, count_date=MON, material="10000001", plant="1000", quantity="2*6",
-                     location="A1", counter="ana", user=ANA, entered_at=AT)
+                     location="A1", counter="ana", user=ANA, entered_at=AT, settings=settings)
     gone = add_count(con, count_date=MON, material="10000002", plant="1000", quantity=3,
-                     counter="ana", location="A2", user=ANA, entered_at=AT)
+                     counter="ana", location="A2", user=ANA, entered_at=AT, settings=settings)
     add_count(con, count_date=MON, material="10000002", plant="1000", quantity=1,
-              counter="ben", user=BOSS, entered_at=AT)
-    void_count(con, gone, user=ANA)
+              counter="ben", user=BOSS, entered_at=AT, settings=settings)
+    void_count(con, gone, user=ANA, settings=settings)
     rows = counts_entered(con, MON, counter="ana")
     assert rows["count_id"].to_list() == [kept]
     assert rows.row(0, named=True)["description"] == "BOLT M8 ZINC"
@@ -69,13 +76,13 @@ def test_counts_entered_lists_a_counters_day_with_and_without_voided(con):
     assert counts_entered(con, MON).height == 2
 
 
-def test_lines_and_the_calendar_of_days_by_counter(con):
+def test_lines_and_the_calendar_of_days_by_counter(con, settings):
     add_to_schedule(con, count_date=MON, material="10000001", plant="1000", counter="ana",
-                    user=BOSS)
+                    user=BOSS, settings=settings)
     add_to_schedule(con, count_date=MON, material="10000002", plant="1000", counter="ben",
-                    user=BOSS)
+                    user=BOSS, settings=settings)
     add_to_schedule(con, count_date=TUE, material="BRKT-1", plant="1100", counter="ana",
-                    user=BOSS)
+                    user=BOSS, settings=settings)
     lines = schedule_lines(con, MON, WED)
     assert lines.height == 3
     assert schedule_lines(con, MON, WED, plant="1100")["material"].to_list() == ["BRKT-1"]
@@ -86,20 +93,21 @@ def test_lines_and_the_calendar_of_days_by_counter(con):
     assert lines_per_day_and_counter(lines.clear()).is_empty()
 
 
-def test_move_to_another_day_and_counter_keeps_who_moved_it(con):
+def test_move_to_another_day_and_counter_keeps_who_moved_it(con, settings):
     today = MON
     line = add_to_schedule(con, count_date=MON, material="10000001", plant="1000",
-                           counter="ana", user=BOSS)
+                           counter="ana", user=BOSS, settings=settings)
     move_scheduled(con, line, user=BOSS, count_date=WED, counter="ben", today=today)
     row = schedule_rows(con, "schedule_id = ?", [line])[0]
     assert (row["count_date"], row["counter"], row["status"]) == (WED, "ben", "planned")
     assert row["request_note"] == f"moved from {MON} and from counter ana by boss"
 
 
-def test_move_is_refused_for_the_past_a_clash_a_counter_and_a_done_line(con):
+def test_move_is_refused_for_the_past_a_clash_a_counter_and_a_done_line(con, settings):
     first = add_to_schedule(con, count_date=TUE, material="10000001", plant="1000",
-                            user=BOSS)
-    add_to_schedule(con, count_date=WED, material="10000001", plant="1000", user=BOSS)
+                            user=BOSS, settings=settings)
+    add_to_schedule(con, count_date=WED, material="10000001", plant="1000", user=BOSS,
+                    settings=settings)
     with pytest.raises(ScheduleError, match="into the past"):
         move_scheduled(con, first, user=BOSS, count_date=MON, today=TUE)
     with pytest.raises(ScheduleError, match="already on the schedule of 2026-11-04"):
@@ -107,7 +115,7 @@ def test_move_is_refused_for_the_past_a_clash_a_counter_and_a_done_line(con):
     with pytest.raises(AccessDenied):
         move_scheduled(con, first, user=ANA, count_date=WED, today=TUE)
     add_count(con, count_date=TUE, material="10000001", plant="1000", quantity=1,
-              user=ANA, entered_at=AT)
+              user=ANA, entered_at=AT, settings=settings)
     with pytest.raises(ScheduleError, match="is counted, not planned"):
         move_scheduled(con, first, user=BOSS, counter="ben", today=TUE)
 
@@ -115,7 +123,7 @@ def test_move_is_refused_for_the_past_a_clash_a_counter_and_a_done_line(con):
 SHEET_HEADER = ["Count Date", "Material", "Plant", "SLoc", "Counter", "Notes"]
 
 
-def test_a_valid_sheet_schedules_every_line(con, tmp_path):
+def test_a_valid_sheet_schedules_every_line(con, tmp_path, settings):
     day = date.today() + timedelta(days=3)
     path = write_xlsx(tmp_path / "plan.xlsx", [
         ["Counts requested by finance"], [],
@@ -123,7 +131,7 @@ def test_a_valid_sheet_schedules_every_line(con, tmp_path):
         [day.isoformat(), "000000000010000001", "1000", "0001", "ana", "audit"],
         [day.strftime("%d.%m.%Y"), "BRKT-1", "1100", None, None, None],
     ])
-    assert schedule_from_sheet(con, path, user=BOSS) == 2
+    assert schedule_from_sheet(con, path, user=BOSS, settings=settings) == 2
     rows = schedule_rows(con)
     assert [(r["material"], r["plant"], r["storage_location"], r["counter"], r["reason"],
              r["request_note"], r["created_by"]) for r in rows] == [
@@ -132,10 +140,10 @@ def test_a_valid_sheet_schedules_every_line(con, tmp_path):
     ]
 
 
-def test_a_bad_sheet_is_rejected_whole_with_row_and_reason(con, tmp_path):
+def test_a_bad_sheet_is_rejected_whole_with_row_and_reason(con, tmp_path, settings):
     day = date.today() + timedelta(days=3)
     add_to_schedule(con, count_date=day, material="10000002", plant="1000", reason="request",
-                    requested_by="qa", note="claim", user=BOSS)
+                    requested_by="qa", note="claim", user=BOSS, settings=settings)
     path = write_text(tmp_path / "plan.csv", "\n".join([
         "Count Date;Material;Plant",
         f"{day};10000001;1000",  # fine on its own
@@ -147,7 +155,7 @@ def test_a_bad_sheet_is_rejected_whole_with_row_and_reason(con, tmp_path):
         f"{day};10000002;1000",  # already requested that day
     ]))
     with pytest.raises(ScheduleSheetRejected) as rejected:
-        schedule_from_sheet(con, path, user=BOSS)
+        schedule_from_sheet(con, path, user=BOSS, settings=settings)
     problems = {p["row"]: p["reason"] for p in rejected.value.problems.to_dicts()}
     assert problems == {
         3: "material 99999999 is not in the material master of plant 1000",
@@ -161,19 +169,28 @@ def test_a_bad_sheet_is_rejected_whole_with_row_and_reason(con, tmp_path):
     assert len(schedule_rows(con)) == 1  # only the request from before
 
 
-def test_sheet_without_the_needed_columns_says_what_it_needs(con, tmp_path):
+def test_sheet_without_the_needed_columns_says_what_it_needs(con, tmp_path, settings):
     path = write_text(tmp_path / "plan.csv", "Material;Plant\n10000001;1000\n")
     with pytest.raises(UnreadableFile, match="no header row of a schedule sheet"):
-        read_schedule_sheet(path)
+        read_schedule_sheet(path, settings)
     with pytest.raises(AccessDenied):
-        schedule_from_sheet(con, path, user=ANA)
+        schedule_from_sheet(con, path, user=ANA, settings=settings)
 
 
-def test_reading_types_the_lines(con, tmp_path):
+def test_reading_types_the_lines(con, tmp_path, settings):
     day = date.today() + timedelta(days=1)
     sheet = read_schedule_sheet(write_text(tmp_path / "p.txt", (
-        f"Material\tPlnt\tDate\tCounted By\n 0010000002 \t1000\t{day}\tben\n")))
+        f"Material\tPlnt\tDate\tCounted By\n 0010000002 \t1000\t{day}\tben\n")), settings)
     assert sheet.problems.is_empty()
     assert sheet.rows.select("count_date", "material", "plant", "counter").rows() == [
         (day, "10000002", "1000", "ben")]
     assert sheet.rows.schema["count_date"] == pl.Date
+
+
+def test_a_sheet_naming_one_field_twice_is_refused_like_an_export(con, tmp_path, settings):
+    day = date.today() + timedelta(days=1)
+    path = write_text(tmp_path / "plan.csv", (
+        f"Count Date;Material;Plant;Werk\n{day};10000001;1000;1000\n"))
+    with pytest.raises(ScheduleSheetRejected, match="ambiguous header"):
+        schedule_from_sheet(con, path, user=BOSS, settings=settings)
+    assert schedule_rows(con) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_counting_support import (
+from counting_support import (
     AT,
     FRI,
     MON,
@@ -17,15 +17,16 @@ from test_counting_support import (
     variance_row,
 )
 
-from pipelines.counting.config import ConfigError, get_counting_config, parse_stock_basis
+from pipelines.access import User
 from pipelines.counting.reconcile import reconcile, sap_quantities, variance_lines
 from pipelines.counting.records import add_count, edit_count, void_count
+from pipelines.settings import ConfigError, get_settings, parse_stock_basis
 from pipelines.warehouse.db import fetch, warehouse
 
 
 def count(con, day, material, quantity, *, plant="1000", **extra):
     return add_count(con, count_date=day, material=material, plant=plant, quantity=quantity,
-                     entered_by="test", entered_at=AT, **extra)
+                     user=User.system("test"), entered_at=AT, **extra, settings=get_settings())
 
 
 @pytest.fixture
@@ -158,9 +159,10 @@ def test_voided_and_edited_counts_do_not_count(con):
     first = count(con, MON, "V", "60", location="R1")
     second = count(con, MON, "V", "50", location="R2")
     assert variance_row(con, MON, "V")["counted_qty"] == 110
-    void_count(con, second, voided_by="lead", voided_at=AT)
+    void_count(con, second, user=User.system("lead"), voided_at=AT, settings=get_settings())
     assert variance_row(con, MON, "V")["counted_qty"] == 60
-    edit_count(con, first, entered_by="lead", entered_at=AT, quantity="99")
+    edit_count(con, first, user=User.system("lead"), entered_at=AT, quantity="99",
+               settings=get_settings())
     line = variance_row(con, MON, "V")
     assert line["counted_qty"] == 99 and line["count_lines"] == 1
     assert line["variance_value"] == -2.0
@@ -169,7 +171,7 @@ def test_voided_and_edited_counts_do_not_count(con):
     assert rows == 3  # nothing deleted: two voided rows and the live one
     live = fetch(con, "SELECT count_id FROM physical_count WHERE voided_at IS NULL "
                       "AND material = 'V'")["count_id"].to_list()
-    void_count(con, live[0], voided_by="lead", voided_at=AT)
+    void_count(con, live[0], user=User.system("lead"), voided_at=AT, settings=get_settings())
     assert variance_row(con, MON, "V") is None  # no counted quantity left: no line
 
 
@@ -201,15 +203,15 @@ def test_stock_basis_and_tolerances_are_configurable(con, monkeypatch):
     assert variance_row(con, MON, "C")["sap_qty"] == 160
 
     monkeypatch.setenv("WICS_STOCK_BASIS", "unrestricted")
-    reconcile(con)
+    reconcile(con, config=get_settings().counting)
     line = variance_row(con, MON, "C")
     assert line["sap_qty"] == 100 and line["stock_basis"] == "unrestricted"
     monkeypatch.setenv("WICS_STOCK_BASIS", "all")
-    reconcile(con)
+    reconcile(con, config=get_settings().counting)
     assert variance_row(con, MON, "C")["sap_qty"] == 230
     monkeypatch.setenv("WICS_STOCK_BASIS", "unrestricted, quality_inspection")
     monkeypatch.setenv("WICS_TOLERANCE_A", "0.5")
-    reconcile(con)
+    reconcile(con, config=get_settings().counting)
     line = variance_row(con, MON, "C")
     assert line["sap_qty"] == 160 and line["tolerance_pct"] == 0.5
     assert line["within_tolerance"] is False  # 0.625 % > 0.5 %
@@ -221,7 +223,7 @@ def test_bad_configuration_is_refused(monkeypatch):
         parse_stock_basis("unrestricted; DROP TABLE sap_stock")
     monkeypatch.setenv("WICS_TOLERANCE_B", "three")
     with pytest.raises(ConfigError):
-        get_counting_config()
+        get_settings()
 
 
 def test_recomputes_when_snapshot_or_price_changes(con):
@@ -230,10 +232,10 @@ def test_recomputes_when_snapshot_or_price_changes(con):
     count(con, TUE, "R", "48")
     assert variance_row(con, TUE, "R")["variance_value"] == -20
     con.execute("UPDATE material SET price = 30, price_unit = 10 WHERE material = 'R'")
-    reconcile(con)
+    reconcile(con, config=get_settings().counting)
     assert variance_row(con, TUE, "R")["variance_value"] == pytest.approx(-6.0)
     add_stock(con, TUE, "R", unrestricted=48)  # a Tuesday snapshot arrives late
-    result = reconcile(con)
+    result = reconcile(con, config=get_settings().counting)
     line = variance_row(con, TUE, "R")
     assert line["sap_snapshot_date"] == TUE and line["variance_qty"] == 0
     assert result.lines == 1 and result.out_of_tolerance == 0
@@ -245,10 +247,10 @@ def test_scoped_reconcile_touches_only_its_dates(con):
     count(con, MON, "D", "10")
     count(con, TUE, "D", "10")
     con.execute("UPDATE sap_stock SET unrestricted = 20")
-    reconcile(con, count_dates=[TUE])
+    reconcile(con, count_dates=[TUE], config=get_settings().counting)
     assert variance_row(con, MON, "D")["sap_qty"] == 10  # not in scope: as it was
     assert variance_row(con, TUE, "D")["sap_qty"] == 20
-    preview = variance_lines(con, since=MON)
+    preview = variance_lines(con, since=MON, config=get_settings().counting)
     assert preview["sap_qty"].to_list() == [20, 20]  # computed, not written
     assert variance_row(con, MON, "D")["sap_qty"] == 10
 
@@ -261,8 +263,9 @@ def test_sap_quantities_by_storage_location(con):
     add_stock(con, MON, "Q", sloc="0001", batch="B", unrestricted=4)
     add_stock(con, MON, "Q", sloc="0002", blocked=5)
     keys = pl.DataFrame({"count_date": [TUE], "material": ["Q"], "plant": ["1000"]})
-    total = sap_quantities(con, keys)
+    total = sap_quantities(con, keys, config=get_settings().counting)
     assert total["sap_qty"].to_list() == [12]
-    by_location = sap_quantities(con, keys, by_storage_location=True)
+    by_location = sap_quantities(con, keys, by_storage_location=True,
+                                 config=get_settings().counting)
     assert dict(by_location.select("storage_location", "sap_qty").iter_rows()) == {
         "0001": 7, "0002": 5}

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import polars as pl
 import pytest
-from test_counting_support import AT, MON, TUE, add_material, add_stock, variance_row
+from counting_support import AT, MON, TUE, add_material, add_stock, variance_row
 
+from pipelines.access import User
 from pipelines.counting.records import (
     CountError,
     add_count,
@@ -18,6 +19,7 @@ from pipelines.counting.records import (
     list_counts,
     void_count,
 )
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, warehouse
 
 
@@ -32,7 +34,8 @@ def con(wics_home):
 def test_quantity_expression_is_evaluated_and_kept_as_typed(con):
     count_id = add_count(con, count_date=MON, material="000000000010000001", plant=" 1000 ",
                          quantity="24*12+7", location="R01-A", counter="ANA",
-                         notes="two pallets", entered_by="tablet:ana", entered_at=AT)
+                         notes="two pallets", user=User.system("tablet:ana"), entered_at=AT,
+                         settings=get_settings())
     row = get_count(con, count_id)
     assert row["material"] == "10000001"  # ALPHA: leading zeros gone
     assert row["plant"] == "1000"
@@ -46,9 +49,9 @@ def test_quantity_expression_is_evaluated_and_kept_as_typed(con):
 
 def test_location_only_is_not_a_counted_zero(con):
     seen = add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity="",
-                     location="R09", entered_by="t", entered_at=AT)
+                     location="R09", user=User.system("t"), entered_at=AT, settings=get_settings())
     zero = add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity="0",
-                     location="R10", entered_by="t", entered_at=AT)
+                     location="R10", user=User.system("t"), entered_at=AT, settings=get_settings())
     assert get_count(con, seen)["quantity"] is None
     assert get_count(con, seen)["quantity_expr"] is None
     assert get_count(con, zero)["quantity"] == 0
@@ -58,9 +61,11 @@ def test_location_only_is_not_a_counted_zero(con):
 
 def test_flags_are_recorded_and_reach_the_variance_line(con):
     add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity=4,
-              movement_during_count=True, entered_by="t", entered_at=AT)
+              movement_during_count=True, user=User.system("t"), entered_at=AT,
+                                                           settings=get_settings())
     add_count(con, count_date=MON, material="10000001", plant="1000", quantity=2.5,
-              possibly_not_received=True, entered_by="t", entered_at=AT)
+              possibly_not_received=True, user=User.system("t"), entered_at=AT,
+                                                           settings=get_settings())
     flags = fetch(con, "SELECT material, quantity_expr, movement_during_count, "
                        "possibly_not_received FROM physical_count ORDER BY material")
     assert flags.rows() == [("10000001", "2.5", False, True), ("BRKT-1", "4", True, False)]
@@ -70,11 +75,14 @@ def test_flags_are_recorded_and_reach_the_variance_line(con):
 
 def test_edit_voids_the_old_row_and_inserts_a_new_one(con):
     first = add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity="3*4",
-                      location="R1", counter="ANA", entered_by="ana", entered_at=AT)
+                      location="R1", counter="ANA", user=User.system("ana"), entered_at=AT,
+                      settings=get_settings())
     later = datetime(2026, 11, 3, 11, 0)
-    second = edit_count(con, first, entered_by="lead", entered_at=later, notes="recounted box")
-    third = edit_count(con, second, entered_by="lead", entered_at=later, quantity="13",
-                       reason="typo")
+    second = edit_count(con, first, user=User.system("lead"), entered_at=later,
+                        notes="recounted box",
+                        settings=get_settings())
+    third = edit_count(con, second, user=User.system("lead"), entered_at=later, quantity="13",
+                       reason="typo", settings=get_settings())
     old = get_count(con, first)
     assert old["voided_at"] == later and old["voided_by"] == "lead"
     assert old["quantity"] == 12  # the old row is untouched apart from the void
@@ -88,32 +96,35 @@ def test_edit_voids_the_old_row_and_inserts_a_new_one(con):
     history = count_history(con, second)
     assert history["count_id"].to_list() == [first, second, third]
     assert history["voided_at"].is_null().to_list() == [False, False, True]
-    assert list_counts(con, count_date=MON)["count_id"].to_list() == [third]
-    assert len(list_counts(con, count_date=MON, include_voided=True)) == 3
+    assert list_counts(con, count_date=MON,
+                       settings=get_settings())["count_id"].to_list() == [third]
+    assert len(list_counts(con, count_date=MON, include_voided=True, settings=get_settings())) == 3
     with pytest.raises(CountError, match="already voided"):
-        edit_count(con, first, entered_by="lead", quantity="1")
+        edit_count(con, first, user=User.system("lead"), quantity="1", settings=get_settings())
 
 
 def test_edit_can_move_a_count_to_another_day(con):
     add_stock(con, MON, "BRKT-1", unrestricted=5)
     first = add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity="5",
-                      entered_by="t", entered_at=AT)
-    edit_count(con, first, entered_by="lead", entered_at=AT, count_date=TUE)
+                      user=User.system("t"), entered_at=AT, settings=get_settings())
+    edit_count(con, first, user=User.system("lead"), entered_at=AT, count_date=TUE,
+               settings=get_settings())
     assert variance_row(con, MON, "BRKT-1") is None  # both days were refreshed
     assert variance_row(con, TUE, "BRKT-1")["counted_qty"] == 5
 
 
 def test_void_keeps_the_row_with_who_and_when(con):
     count_id = add_count(con, count_date=MON, material="BRKT-1", plant="1000", quantity="7",
-                         entered_by="t", entered_at=AT)
-    void_count(con, count_id, voided_by="lead", voided_at=AT, reason="wrong material")
+                         user=User.system("t"), entered_at=AT, settings=get_settings())
+    void_count(con, count_id, user=User.system("lead"), voided_at=AT, reason="wrong material",
+               settings=get_settings())
     row = get_count(con, count_id)
     assert (row["voided_by"], row["void_reason"], row["quantity"]) == ("lead",
                                                                        "wrong material", 7)
     with pytest.raises(CountError, match="already voided"):
-        void_count(con, count_id, voided_by="lead")
+        void_count(con, count_id, user=User.system("lead"), settings=get_settings())
     with pytest.raises(CountError, match="no count"):
-        void_count(con, 999_999, voided_by="lead")
+        void_count(con, 999_999, user=User.system("lead"), settings=get_settings())
 
 
 @pytest.mark.parametrize(
@@ -133,15 +144,16 @@ def test_entries_that_cannot_be_recorded_are_refused(con, entry, message):
     base = {"count_date": MON, "material": "BRKT-1", "plant": "1000", "quantity": "1",
             "location": None}
     with pytest.raises(CountError, match=message):
-        add_count(con, **(base | entry), entered_by="t", entered_at=AT)
+        add_count(con, **(base | entry), user=User.system("t"), entered_at=AT,
+                  settings=get_settings())
     assert fetch(con, "SELECT count(*) FROM physical_count").item() == 0
 
 
 def test_text_goes_in_as_data_never_as_sql(con):
     add_material(con, "X'); DROP TABLE MATERIAL; --")
     add_count(con, count_date=MON, material="x'); drop table material; --", plant="1000",
-              quantity="1", notes="'; DELETE FROM physical_count; --", entered_by="t",
-              entered_at=AT)
+              quantity="1", notes="'; DELETE FROM physical_count; --", user=User.system("t"),
+              entered_at=AT, settings=get_settings())
     assert fetch(con, "SELECT count(*) FROM material").item() == 3
     assert fetch(con, "SELECT notes FROM physical_count").item().startswith("';")
 
@@ -153,9 +165,11 @@ def test_insert_counts_keeps_the_loader_signature_and_refreshes(con):
         "storage_location": ["0001", None], "location": ["A", "B"], "quantity": [6.0, 4.0],
         "quantity_expr": ["2*3", "4"], "counter": ["ANA", "BEN"], "notes": [None, None],
     })
-    assert insert_counts(con, frame, entered_by="sheet:x.xlsx", entered_at=AT, load_id=7) == 2
+    assert insert_counts(con, frame, user=User.system("sheet:x.xlsx"), entered_at=AT, load_id=7,
+                         config=get_settings().counting) == 2
     rows = fetch(con, "SELECT * FROM physical_count ORDER BY location")
     assert rows["load_id"].to_list() == [7, 7]
     assert rows["movement_during_count"].to_list() == [False, False]
     assert variance_row(con, MON, "BRKT-1")["counted_qty"] == 10
-    assert insert_counts(con, frame.head(0), entered_by="x", entered_at=AT) == 0
+    assert insert_counts(con, frame.head(0), user=User.system("x"), entered_at=AT,
+                         config=get_settings().counting) == 0

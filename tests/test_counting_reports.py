@@ -18,13 +18,15 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_counting_support import AT, MON, NEXT_MON, TUE, add_material, add_stock
+from counting_support import AT, MON, NEXT_MON, TUE, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.accuracy import accuracy_totals, inventory_accuracy
 from pipelines.counting.reconcile import reconcile
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule, mark_counted
 from pipelines.counting.summary import count_summary, summary_totals
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
 END = date(2026, 11, 30)
@@ -43,14 +45,17 @@ def con(wics_home):
             add_stock(c, MON, material, unrestricted=qty)
         add_stock(c, MON, "A9", "2000", unrestricted=10)
         for material in ("A1", "B1", "A3"):
-            add_to_schedule(c, count_date=MON, material=material, plant="1000", reason="cycle",
-                            counter="ANA")
-        add_to_schedule(c, count_date=TUE, material="C1", plant="1000", reason="request",
-                        requested_by="Kim", note="claim")
+            add_to_schedule(c, user=User.system(), count_date=MON, material=material, plant="1000",
+                            reason="cycle",
+                            counter="ANA", settings=get_settings())
+        add_to_schedule(c, user=User.system(), count_date=TUE, material="C1", plant="1000",
+                        reason="request",
+                        requested_by="Kim", note="claim", settings=get_settings())
 
         def count(day, material, qty, plant="1000", **extra):
             add_count(c, count_date=day, material=material, plant=plant, quantity=qty,
-                      entered_by="t", entered_at=AT, refresh=False, **extra)
+                      user=User.system("t"), entered_at=AT, refresh=False, **extra,
+                      settings=get_settings())
 
         count(MON, "A1", "110", counter="ANA")
         count(MON, "A2", "40", counter="BEN")
@@ -59,7 +64,7 @@ def con(wics_home):
         count(TUE, "C1", "1000")
         count(TUE, "A9", "10", plant="2000")
         count(NEXT_MON, "B1", "190")
-        reconcile(c)
+        reconcile(c, config=get_settings().counting)
         mark_counted(c)
         yield c
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
-from test_counting_support import (
+from counting_support import (
     AT,
     FRI,
     MON,
@@ -20,8 +20,8 @@ from test_counting_support import (
     variance_row,
 )
 
+from pipelines.access import User
 from pipelines.counting.calendar import WorkingCalendar, next_working_day, working_days
-from pipelines.counting.config import ConfigError, get_counting_config, parse_holidays
 from pipelines.counting.records import add_count, void_count
 from pipelines.counting.schedule import (
     ScheduleError,
@@ -35,6 +35,7 @@ from pipelines.counting.schedule import (
     sync_recounts,
     write_cycle_plan,
 )
+from pipelines.settings import ConfigError, get_settings, parse_holidays
 from pipelines.warehouse.db import fetch, warehouse
 
 YEAR_START = date(2027, 1, 4)  # a Monday
@@ -60,9 +61,11 @@ def test_a_simulated_year_counts_by_abc_and_never_exceeds_the_cap(con, monkeypat
     for n, material in enumerate(sorted(abc)[::3]):
         plant = "1000" if sorted(abc).index(material) % 2 else "2000"
         add_count(con, count_date=YEAR_START - timedelta(days=3 + n % 400), material=material,
-                  plant=plant, quantity=1, entered_by="history", entered_at=AT, refresh=False)
+                  plant=plant, quantity=1, user=User.system("history"), entered_at=AT,
+                                                            refresh=False,
+                  settings=get_settings())
     end = YEAR_START + timedelta(days=364)
-    plan = plan_cycle_counts(con, start=YEAR_START, end=end)
+    plan = plan_cycle_counts(con, start=YEAR_START, end=end, config=get_settings().counting)
 
     per_material = Counter(plan["material"].to_list())
     a = [per_material[m] for m in abc if abc[m] == "A"]
@@ -95,8 +98,11 @@ def test_due_counts_that_do_not_fit_roll_forward_most_overdue_first(con, monkeyp
     for i in range(100):  # 1,200 counts a year for one counter with room for 3 a day
         add_material(con, f"M{i:03d}", abc="A")
         add_count(con, count_date=date(2026, 6, 1) + timedelta(days=i), material=f"M{i:03d}",
-                  plant="1000", quantity=1, entered_by="history", entered_at=AT, refresh=False)
-    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=27))
+                  plant="1000", quantity=1, user=User.system("history"), entered_at=AT,
+                                                             refresh=False,
+                  settings=get_settings())
+    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=27),
+                             config=get_settings().counting)
     per_day = plan.group_by("count_date").len().sort("count_date")
     assert per_day["len"].to_list() == [3] * 20  # every working day full, never more
     first_day = plan.filter(pl.col("count_date") == YEAR_START)["material"].to_list()
@@ -114,10 +120,11 @@ def test_lines_already_scheduled_use_the_cap_first(con, monkeypatch):
         add_material(con, f"M{i}", abc="A")
     add_material(con, "REQ", abc="C")
     add_to_schedule(con, count_date=YEAR_START, material="REQ", plant="1000", counter="ANA",
-                    reason="manual", created_by="lead")
+                    reason="manual", user=User.system("lead"), settings=get_settings())
     add_to_schedule(con, count_date=YEAR_START, material="M0", plant="1000", counter="ANA",
-                    reason="manual", created_by="lead")
-    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=13))
+                    reason="manual", user=User.system("lead"), settings=get_settings())
+    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=13),
+                             config=get_settings().counting)
     first = plan.filter(pl.col("count_date") == YEAR_START)
     assert first.filter(pl.col("counter") == "ANA").height <= 0  # ANA is full with 2 lines
     assert first.filter(pl.col("counter") == "BEN").height <= 2
@@ -129,7 +136,7 @@ def test_weekends_and_holidays_are_not_working_days(tmp_path, monkeypatch):
     holidays_file = tmp_path / "holidays.txt"
     holidays_file.write_text("# plant holidays\n2026-11-09  # Monday\n2026-12-25\n")
     monkeypatch.setenv("WICS_HOLIDAYS", str(holidays_file))
-    config = get_counting_config()
+    config = get_settings().counting
     assert config.holidays == {NEXT_MON, date(2026, 12, 25)}
     assert next_working_day(FRI, config.holidays) == date(2026, 11, 10)
     assert working_days(FRI, date(2026, 11, 11), config.holidays) == [
@@ -150,10 +157,12 @@ def test_materials_without_stock_can_be_skipped(con, monkeypatch):
     add_stock(con, MON, "EMPTY", unrestricted=0, transit=9)
     add_stock(con, MON, "NEG", unrestricted=-2)
     add_stock(con, MON, "INACTIVE", unrestricted=5)
-    everything = set(plan_cycle_counts(con, start=TUE, end=TUE + timedelta(days=40))["material"])
+    everything = set(plan_cycle_counts(con, start=TUE, end=TUE + timedelta(days=40),
+                                       config=get_settings().counting)["material"])
     assert everything == {"STOCK", "EMPTY", "NEG", "GONE", "OTHERPLANT"}  # never inactive ones
     monkeypatch.setenv("WICS_SKIP_ZERO_STOCK", "true")
-    skipped = set(plan_cycle_counts(con, start=TUE, end=TUE + timedelta(days=40))["material"])
+    skipped = set(plan_cycle_counts(con, start=TUE, end=TUE + timedelta(days=40),
+                                    config=get_settings().counting)["material"])
     assert skipped == {"STOCK", "NEG", "OTHERPLANT"}
 
 
@@ -163,7 +172,8 @@ def test_zero_counts_per_year_means_never_cycle_counted(con, monkeypatch):
     add_material(con, "X1", abc=None)
     monkeypatch.setenv("WICS_COUNTS_PER_YEAR_C", "0")
     monkeypatch.setenv("WICS_COUNTS_PER_YEAR_OTHER", "2")
-    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=364))
+    plan = plan_cycle_counts(con, start=YEAR_START, end=YEAR_START + timedelta(days=364),
+                             config=get_settings().counting)
     counts = Counter(plan["material"].to_list())
     assert counts["C1"] == 0
     assert counts["A1"] in (12, 13)  # the 13th only when the first is on the first day
@@ -177,7 +187,8 @@ def test_out_of_tolerance_gets_a_recount_on_the_next_working_day(con, monkeypatc
     add_stock(con, MON, "R", unrestricted=100)
     friday = datetime(2026, 11, 6, 10, 0)
     first = add_count(con, count_date=FRI, material="R", plant="1000", quantity="60",
-                      location="R1", counter="ANA", entered_by="ana", entered_at=friday)
+                      location="R1", counter="ANA", user=User.system("ana"), entered_at=friday,
+                      settings=get_settings())
     recount = schedule_rows(con, "reason = 'recount'")
     assert len(recount) == 1
     # Friday's next working day is Monday, a holiday here: Tuesday.
@@ -188,15 +199,17 @@ def test_out_of_tolerance_gets_a_recount_on_the_next_working_day(con, monkeypatc
 
     # The second location turns up: back within tolerance, the recount is withdrawn.
     second = add_count(con, count_date=FRI, material="R", plant="1000", quantity="40",
-                       location="R2", counter="ANA", entered_by="ana", entered_at=friday)
+                       location="R2", counter="ANA", user=User.system("ana"), entered_at=friday,
+                       settings=get_settings())
     assert variance_row(con, FRI, "R")["within_tolerance"] is True
     assert schedule_rows(con, "reason = 'recount'") == []
-    void_count(con, second, voided_by="lead", voided_at=friday)
+    void_count(con, second, user=User.system("lead"), voided_at=friday, settings=get_settings())
     assert len(schedule_rows(con, "reason = 'recount'")) == 1
 
     # The recount is done and is still out: no recount of the recount.
     add_count(con, count_date=date(2026, 11, 10), material="R", plant="1000", quantity="61",
-              counter="BEN", entered_by="ben", entered_at=datetime(2026, 11, 10, 9))
+              counter="BEN", user=User.system("ben"), entered_at=datetime(2026, 11, 10, 9),
+              settings=get_settings())
     rows = schedule_rows(con, "reason = 'recount'")
     assert len(rows) == 1 and rows[0]["status"] == "counted"
     assert rows[0]["counted_on"] == date(2026, 11, 10)
@@ -208,14 +221,14 @@ def test_a_late_reconciliation_schedules_the_recount_from_today(con):
     add_material(con, "L", abc="A")
     add_stock(con, MON, "L", unrestricted=10)
     add_count(con, count_date=MON, material="L", plant="1000", quantity="5",
-              entered_by="t", entered_at=AT, refresh=False)
+              user=User.system("t"), entered_at=AT, refresh=False, settings=get_settings())
     from pipelines.counting.reconcile import reconcile
 
-    reconcile(con)
-    result = sync_recounts(con, today=FRI)
+    reconcile(con, config=get_settings().counting)
+    result = sync_recounts(con, today=FRI, config=get_settings().counting)
     assert result.added == 1
     assert schedule_rows(con)[0]["count_date"] == FRI  # Tuesday is past: today
-    assert sync_recounts(con, today=FRI).added == 0  # idempotent
+    assert sync_recounts(con, today=FRI, config=get_settings().counting).added == 0  # idempotent
 
 
 def test_a_recount_replaces_that_days_cycle_line(con):
@@ -227,7 +240,7 @@ def test_a_recount_replaces_that_days_cycle_line(con):
                         schema_overrides={"storage_location": pl.String, "counter": pl.String})
     write_cycle_plan(con, plan, start=TUE)
     add_count(con, count_date=MON, material="K", plant="1000", quantity="1",
-              entered_by="t", entered_at=datetime(2026, 11, 2, 15))
+              user=User.system("t"), entered_at=datetime(2026, 11, 2, 15), settings=get_settings())
     rows = schedule_rows(con)
     assert len(rows) == 1  # one line, not a cycle count and a recount of the same material
     assert rows[0]["reason"] == "recount" and rows[0]["source_count_date"] == MON
@@ -236,9 +249,10 @@ def test_a_recount_replaces_that_days_cycle_line(con):
 def test_requests_are_filled_by_the_next_count_whenever_it_happens(con, monkeypatch):
     monkeypatch.setenv("WICS_COUNTERS", "ANA,BEN")
     add_material(con, "Q", abc="C")
-    schedule_id = request_count(con, material="Q", plant="1000", requested_by="sales: Kim",
+    schedule_id = request_count(con, user=User.system(), material="Q", plant="1000",
+                                requested_by="sales: Kim",
                                 note="customer claims short delivery",
-                                now=datetime(2026, 11, 2, 16))
+                                now=datetime(2026, 11, 2, 16), settings=get_settings())
     line = schedule_rows(con)[0]
     assert line["schedule_id"] == schedule_id
     assert (line["count_date"], line["reason"], line["requested_by"]) == (TUE, "request",
@@ -246,11 +260,14 @@ def test_requests_are_filled_by_the_next_count_whenever_it_happens(con, monkeypa
     assert line["request_note"] == "customer claims short delivery"
     assert line["counter"] == "ANA" and line["status"] == "planned"
     add_count(con, count_date=WED, material="Q", plant="1000", quantity="4",
-              entered_by="t", entered_at=datetime(2026, 11, 4, 9))  # a day late
+              user=User.system("t"), entered_at=datetime(2026, 11, 4, 9),
+              settings=get_settings())  # a day late
     line = schedule_rows(con)[0]
     assert line["status"] == "counted" and line["counted_on"] == WED
     with pytest.raises(ScheduleError, match="why"):
-        request_count(con, material="Q", plant="1000", requested_by="Kim", note=" ")
+        request_count(con, user=User.system(), material="Q", plant="1000", requested_by="Kim",
+                      note=" ",
+                      settings=get_settings())
 
 
 def test_manual_lines_cancel_and_refuse_duplicates(con):
@@ -261,24 +278,27 @@ def test_manual_lines_cancel_and_refuse_duplicates(con):
          "counter": ["ANA"], "priority": [3], "reason": ["cycle"], "due_date": [WED]},
         schema_overrides={"storage_location": pl.String}), start=WED)
     manual = add_to_schedule(con, count_date=WED, material=" m1 ", plant="1000",
-                             storage_location="0001", reason="manual", created_by="lead",
-                             note="damaged rack")
+                             storage_location="0001", reason="manual", user=User.system("lead"),
+                             note="damaged rack", settings=get_settings())
     with pytest.raises(ScheduleError, match="already on the schedule"):
-        add_to_schedule(con, count_date=WED, material="M1", plant="1000")
+        add_to_schedule(con, user=User.system(), count_date=WED, material="M1", plant="1000",
+                        settings=get_settings())
     # A manual line on a day with a cycle count of that material takes the cycle line over.
     upgraded = add_to_schedule(con, count_date=WED, material="M2", plant="1000",
-                               reason="manual", created_by="lead", note="check")
+                               reason="manual", user=User.system("lead"), note="check",
+                               settings=get_settings())
     assert len(schedule_rows(con)) == 2
     assert schedule_rows(con, "schedule_id = ?", [upgraded])[0]["reason"] == "manual"
     assert schedule_rows(con, "schedule_id = ?", [upgraded])[0]["counter"] == "ANA"
-    cancel_scheduled(con, manual, cancelled_by="lead", note="rack repaired")
+    cancel_scheduled(con, manual, user=User.system("lead"), note="rack repaired")
     cancelled = schedule_rows(con, "schedule_id = ?", [manual])[0]
     assert cancelled["status"] == "cancelled"
     assert "cancelled by lead: rack repaired" in cancelled["request_note"]
     with pytest.raises(ScheduleError, match="not planned"):
-        cancel_scheduled(con, manual, cancelled_by="lead")
+        cancel_scheduled(con, manual, user=User.system("lead"))
     with pytest.raises(ScheduleError, match="not in the material master"):
-        add_to_schedule(con, count_date=WED, material="NOPE", plant="1000")
+        add_to_schedule(con, user=User.system(), count_date=WED, material="NOPE", plant="1000",
+                        settings=get_settings())
     assert [r["material"] for r in schedule_for(con, WED).to_dicts()] == ["M2"]
 
 
@@ -291,7 +311,8 @@ def test_daily_planning_rolls_missed_counts_forward(con, monkeypatch):
     counted: Counter[str] = Counter()
     day, missed_yesterday = MON, None
     for _ in range(10):
-        result = generate_schedule(con, today=day, include_today=True)
+        result = generate_schedule(con, user=User.system(), today=day, include_today=True,
+                                   config=get_settings().counting)
         assert result.start == day
         todays = schedule_for(con, day).filter(pl.col("status") == "planned")
         assert todays.group_by("counter").len()["len"].max() <= 3
@@ -303,8 +324,9 @@ def test_daily_planning_rolls_missed_counts_forward(con, monkeypatch):
                 missed.append(row["material"])
                 continue
             add_count(con, count_date=day, material=row["material"], plant=row["plant"],
-                      quantity=1, counter=row["counter"], entered_by=row["counter"],
-                      entered_at=datetime.combine(day, datetime.min.time()))
+                      quantity=1, counter=row["counter"], user=User.system(row["counter"]),
+                      entered_at=datetime.combine(day, datetime.min.time()),
+                      settings=get_settings())
             counted[row["material"]] += 1
         day = next_working_day(day)
     assert max(counted.values()) == 1  # nobody counted twice within ten days (A: monthly)
@@ -317,9 +339,10 @@ def test_daily_planning_rolls_missed_counts_forward(con, monkeypatch):
 def test_the_run_during_the_day_keeps_todays_lines(con):
     for i in range(30):
         add_material(con, f"T{i:02d}", abc="A")
-    generate_schedule(con, today=MON, include_today=True)
+    generate_schedule(con, user=User.system(), today=MON, include_today=True,
+                      config=get_settings().counting)
     monday = schedule_rows(con, "count_date = ?", [MON])
-    later = generate_schedule(con, today=MON)
+    later = generate_schedule(con, user=User.system(), today=MON, config=get_settings().counting)
     assert later.start == TUE
     assert schedule_rows(con, "count_date = ?", [MON]) == monday
     # Monday's open lines count as done Monday: not planned again on the following days.
@@ -330,11 +353,12 @@ def test_the_run_during_the_day_keeps_todays_lines(con):
 
 def test_mark_counted_follows_voids(con):
     add_material(con, "V")
-    add_to_schedule(con, count_date=MON, material="V", plant="1000")
+    add_to_schedule(con, user=User.system(), count_date=MON, material="V", plant="1000",
+                    settings=get_settings())
     count_id = add_count(con, count_date=MON, material="V", plant="1000", quantity="2",
-                         entered_by="t", entered_at=AT)
+                         user=User.system("t"), entered_at=AT, settings=get_settings())
     assert schedule_rows(con)[0]["status"] == "counted"
-    void_count(con, count_id, voided_by="lead", voided_at=AT)
+    void_count(con, count_id, user=User.system("lead"), voided_at=AT, settings=get_settings())
     assert schedule_rows(con)[0]["status"] == "planned"
     assert schedule_rows(con)[0]["counted_on"] is None
     assert mark_counted(con) == 0

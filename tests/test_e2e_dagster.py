@@ -2,7 +2,8 @@
 
 Starts `dagster dev -w workspace.yaml` on a temporary WICS_HOME, drops the sample MM60, MB52
 and count sheet at once, and waits (bounded) for the sensor-launched runs to
-finish; then drops a bad file and sees it rejected.
+finish; then drops a bad file and a partial MB52 and sees both refused, the run, the load log
+and the dashboard agreeing.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.demo.exports import write_demo_exports
+from pipelines.demo.files import write_demo_exports
 from pipelines.warehouse.db import query
 
 from browser import free_port
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, table_fingerprint, write_xlsx
 
 pytestmark = pytest.mark.slow
 DEADLINE_S = 420
@@ -52,6 +53,16 @@ def _exports(staging: Path) -> list[Path]:
                                                         count_rows=40)
     text_mb52.unlink()
     return [mm60, mb52, counts]
+
+
+def _partial_mb52(source: Path, target: Path, lines: int) -> Path:
+    """The header and the first ``lines`` lines of an MB52 workbook: a cut-off export."""
+    import fastexcel
+
+    rows = fastexcel.read_excel(source).load_sheet(0, header_row=None,
+                                                   dtypes="string").to_polars().rows()
+    header = next(i for i, row in enumerate(rows) if "Material" in row)
+    return write_xlsx(target, [rows[header], *rows[header + 1: header + 1 + lines]])
 
 
 def _loaded(database: Path) -> dict[str, int]:
@@ -143,3 +154,37 @@ def test_dropped_files_load_themselves(wics_home, dagster_dev, tmp_path):
                             if r.status == dg.DagsterRunStatus.FAILURE], "the failed run", 120)
     assert failed[0].tags["wics/file"] == bad.name
     assert _loaded(wics_home.database).get("rejected") == 1
+
+    # A partial MB52 (40 lines after 6,000): refused before the commit; the run, the load log
+    # and the dashboard all say so, and the warehouse is untouched.
+    before = table_fingerprint(wics_home)
+    partial = _partial_mb52(wics_home.archive_dir / files[1].name,
+                            staging / "MB52_stock_2026-11-03.xlsx", 40)
+    shutil.move(partial, wics_home.drop_dir / partial.name)
+    report_path = wics_home.rejected_dir / f"{partial.name}.error.txt"
+    _wait(report_path.exists, "the partial MB52 to be refused", 120, dagster_dev)
+    assert "suspiciously small export" in report_path.read_text()
+    runs = _wait(lambda: [r for r in instance.get_runs()
+                          if r.tags.get("wics/file") == partial.name and r.is_finished],
+                 "the partial MB52's run to finish", 120)
+    assert runs[0].status == dg.DagsterRunStatus.FAILURE
+    log = query("SELECT status, error FROM load_log WHERE file_name = ?", [partial.name],
+                path=wics_home.database).row(0)
+    assert log[0] == "rejected" and "suspiciously small export" in log[1]
+    assert table_fingerprint(wics_home) == before
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.access import Role, User
+
+    st.cache_data.clear()
+    app = AppTest.from_file(str(REPO / "dashboard" / "streamlit_app.py"), default_timeout=60)
+    app.session_state["wics_user"] = User("mia", Role.MANAGER)
+    app.run()
+    app.switch_page("app_pages/loads.py")
+    app.run()
+    assert not app.exception, app.exception
+    assert partial.name in [e.label for e in app.expander]
+    assert any("suspiciously small export" in c.value for c in app.code)
+    assert [b for b in app.button if b.label == "Load anyway"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from counting_support import add_material, add_stock
 from streamlit.testing.v1 import AppTest
-from test_counting_support import add_material, add_stock
 
 from pipelines.access import Role, User
 from pipelines.counting.calendar import first_working_day_from, next_working_day
 from pipelines.counting.schedule import add_to_schedule
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import fetch, warehouse
 
 from conftest import REPO
@@ -83,9 +84,9 @@ def test_filters_change_the_rows(warehouse_file):
                                          ("10000002", "1000", "ben"),
                                          ("BRKT-1", "1100", "ana")):
             add_to_schedule(con, count_date=DAY, material=material, plant=plant,
-                            counter=counter, user=BOSS)
+                            counter=counter, user=BOSS, settings=get_settings())
         add_to_schedule(con, count_date=next_working_day(DAY), material="10000003",
-                        plant="1000", counter="ben", user=BOSS)
+                        plant="1000", counter="ben", user=BOSS, settings=get_settings())
     app = page(day=DAY)
     assert sorted(day_rows(app)["material"]) == ["10000001", "10000002", "BRKT-1"]
     app.selectbox(key="schedule_plant").select("1100").run()
@@ -102,7 +103,7 @@ def test_filters_change_the_rows(warehouse_file):
 def test_a_counter_sees_the_schedule_but_cannot_change_it(warehouse_file):
     with warehouse() as con:
         add_to_schedule(con, count_date=DAY, material="10000001", plant="1000",
-                        counter="ana", user=BOSS)
+                        counter="ana", user=BOSS, settings=get_settings())
     app = page(User("ana", Role.COUNTER), day=DAY)
     assert list(day_rows(app)["material"]) == ["10000001"]
     assert [t.label for t in app.tabs] == ["Day", "Week / month", "Daily summary",
@@ -174,13 +175,13 @@ def test_summary_and_worksheets_of_the_day(warehouse_file):
 
     with warehouse() as con:
         add_to_schedule(con, count_date=DAY, material="10000001", plant="1000",
-                        counter="ana", user=BOSS)
+                        counter="ana", user=BOSS, settings=get_settings())
         add_to_schedule(con, count_date=DAY, material="10000002", plant="1000",
-                        counter="ben", user=BOSS)
+                        counter="ben", user=BOSS, settings=get_settings())
         add_count(con, count_date=DAY, material="10000001", plant="1000", quantity=1,
-                  user=BOSS)
+                  user=BOSS, settings=get_settings())
         add_count(con, count_date=DAY, material="10000003", plant="1000", quantity=3,
-                  user=BOSS)
+                  user=BOSS, settings=get_settings())
     app = page(day=DAY)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Scheduled and counted"] == "1"

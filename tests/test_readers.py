@@ -13,7 +13,7 @@ from pipelines.sap.exports import parse_export
 from pipelines.sap.formats import decode_text, identify, sniff_format
 from pipelines.sap.headers import ExportKind, classify, field_for_label, match_header
 from pipelines.sap.material import normalise_material, normalise_material_value
-from pipelines.sap.numbers import NumberFormat, detect_number_format, parse_number
+from pipelines.sap.numbers import NumberFormat, detect_number_format, parse_numbers
 from pipelines.settings import Settings
 
 from conftest import MB52_HEADER, mb52_row, write_text, write_xlsx
@@ -273,7 +273,7 @@ def test_decimal_convention_is_decided_per_file(values, expected_format, parsed)
     series = pl.Series(values)
     number_format = detect_number_format([series])
     assert number_format is expected_format
-    result = pl.select(parse_number(pl.lit(series), number_format)).to_series().to_list()
+    result = parse_numbers(series, number_format).to_list()
     assert result == parsed
 
 
@@ -281,7 +281,7 @@ def test_values_against_the_files_convention_are_invalid_not_guessed():
     series = pl.Series(["1,234.50", "2,000.000", "1.234,5"])
     number_format = detect_number_format([series])
     assert number_format is NumberFormat.ENGLISH
-    result = pl.select(parse_number(pl.lit(series), number_format)).to_series().to_list()
+    result = parse_numbers(series, number_format).to_list()
     assert result == [1234.5, 2000.0, None]
 
 

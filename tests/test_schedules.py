@@ -13,9 +13,9 @@ from conftest import mm60_row
 
 
 def _schedule(name: str) -> dg.ScheduleDefinition:
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
-    return defs.resolve_schedule_def(name)
+    return load_defs().resolve_schedule_def(name)
 
 
 def test_schedules_are_on_by_default_with_their_jobs():
@@ -49,10 +49,10 @@ def test_backup_exports_every_table_and_keeps_the_last_n(wics_home, mm60_file):
 
 
 def test_backup_job_materializes(wics_home, mm60_file):
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs as load_defs
 
     load_file(mm60_file([mm60_row("1")]))
-    run = defs.resolve_job_def("backup_warehouse").execute_in_process(
+    run = load_defs().resolve_job_def("backup_warehouse").execute_in_process(
         instance=dg.DagsterInstance.ephemeral())
     event = run.get_asset_materialization_events()[0]
     metadata = event.step_materialization_data.materialization.metadata

@@ -6,19 +6,22 @@ from datetime import date, timedelta
 
 import polars as pl
 import streamlit as st
-from auth import current_user
 from counting_data import (
     counter_names,
     day_list,
     entered_counts,
     history_of,
     materials_matching,
+    page_settings,
     write,
 )
 
 from pipelines.access import Action, Role, User
 from pipelines.counting.records import add_count, edit_count, void_count
 from pipelines.sap.expression import QuantityError, evaluate_quantity
+from pipelines.settings import Settings
+
+from auth import current_user
 
 
 def number(value: float) -> str:
@@ -52,7 +55,8 @@ def flash(message: str) -> None:
 
 
 @st.fragment
-def count_form(key: str, *, day: date, counter: str, user: User, material: str, plant: str,
+def count_form(key: str, *, day: date, counter: str, user: User, settings: Settings,
+               material: str, plant: str,
                storage_location: str | None, unit: str | None,
                ask_storage_location: bool = False) -> None:
     """Location, quantity and flags of one count; typing reruns only this form."""
@@ -79,7 +83,7 @@ def count_form(key: str, *, day: date, counter: str, user: User, material: str, 
                         quantity=quantity or None, storage_location=storage_location,
                         location=location or None, counter=counter, notes=notes or None,
                         movement_during_count=movement, possibly_not_received=unreceived,
-                        user=user)
+                        user=user, settings=settings)
         if not outcome.ok:
             st.error(f"Not saved: {outcome.error}")
             return
@@ -99,6 +103,9 @@ if user is None:
 if not user.may(Action.ENTER_COUNTS):
     st.info(f"{user.name} is a {user.role.value}: viewers can see counts but not enter them.")
     st.stop()
+settings = page_settings()
+if settings is None:
+    st.stop()
 if message := st.session_state.pop("entry_flash", None):
     st.toast(message, icon=":material/check_circle:")
     st.success(message)
@@ -106,11 +113,11 @@ if message := st.session_state.pop("entry_flash", None):
 pick_day, pick_counter = st.columns(2)
 day = pick_day.date_input("Date", value=date.today(), key="entry_day", format="YYYY-MM-DD")
 names = counter_names(day - timedelta(days=31), day + timedelta(days=31))
-if user.role is Role.COUNTER and user.name not in names:
-    names = [user.name, *names]
-if not names:
-    names = [user.name]
-default = names.index(user.name) if user.name in names else 0
+# Account names are lower case (pipelines/accounts.py); the team may be written "ANA".
+mine = next((name for name in names if name.casefold() == user.name.casefold()), None)
+if mine is None and (user.role is Role.COUNTER or not names):
+    names, mine = [user.name, *names], user.name
+default = names.index(mine) if mine in names else 0
 counter = pick_counter.selectbox("Counter", names, index=default, key="entry_counter")
 
 todo = day_list(day, counter)
@@ -131,7 +138,7 @@ for line in pl.concat([open_lines, done]).iter_rows(named=True):
         if line["request_note"]:
             st.caption(line["request_note"])
         count_form(f"line_{line['schedule_id']}_{counter}_{day}", day=day, counter=counter,
-                   user=user, material=line["material"],
+                   user=user, settings=settings, material=line["material"],
                    plant=line["plant"], storage_location=line["storage_location"],
                    unit=line["base_uom"])
 
@@ -150,6 +157,7 @@ if search.strip():
                                   f"{options[k]['description'] or ''}")
         chosen = options[picked]
         count_form(f"extra_{picked}_{counter}_{day}", day=day, counter=counter, user=user,
+                   settings=settings,
                    material=chosen["material"],
                    plant=chosen["plant"], storage_location=None, unit=chosen["base_uom"],
                    ask_storage_location=True)
@@ -201,13 +209,14 @@ else:
                 outcome = None if problem else write(
                     edit_count, picked, user=user, location=new_location or None,
                     quantity=new_quantity or None, notes=new_notes or None,
-                    reason=why or None)
+                    reason=why or None, settings=settings)
                 if outcome is not None and outcome.ok:
                     flash(f"Corrected entry {picked} (now {outcome.result}).")
                     st.rerun()
                 st.error(f"Not saved: {problem or outcome.error}")
             if voided:
-                outcome = write(void_count, picked, user=user, reason=why or None)
+                outcome = write(void_count, picked, user=user, reason=why or None,
+                                settings=settings)
                 if outcome.ok:
                     flash(f"Voided entry {picked}; it stays in the history.")
                     st.rerun()

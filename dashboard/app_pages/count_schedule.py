@@ -4,14 +4,14 @@ day's summary and the worksheets to print. Viewers read; managers change."""
 from dataclasses import replace
 from datetime import date, timedelta
 
+import altair as alt
 import polars as pl
 import streamlit as st
-from auth import current_user
 from counting_data import (
     counter_names,
-    counting_config,
     day_summary,
     lines_between,
+    page_settings,
     plant_list,
     worksheet_files,
     write,
@@ -29,6 +29,8 @@ from pipelines.counting.schedule import (
 from pipelines.counting.schedule_sheet import schedule_from_sheet
 from pipelines.counting.summary import STATUSES, summary_totals
 
+from auth import current_user
+
 ALL = "All"
 LINE_COLUMNS = {
     "schedule_id": st.column_config.NumberColumn("Line", format="%d", width="small"),
@@ -37,7 +39,7 @@ LINE_COLUMNS = {
     "description": st.column_config.TextColumn("Description", width="medium"),
     "abc_indicator": st.column_config.TextColumn("ABC", width="small"),
     "storage_location": "SLoc", "reason": "Reason", "status": "Status",
-    "counted_on": st.column_config.DateColumn("Counted on"),
+    "counted_on": "Counted on",
     "requested_by": "Requested by",
     "request_note": st.column_config.TextColumn("Note", width="large"),
 }
@@ -59,9 +61,10 @@ user = current_user()
 if user is None:
     st.info("Sign in to see the count schedule.")
     st.stop()
-config = counting_config()
-if config is None:
+settings = page_settings()
+if settings is None:
     st.stop()
+config = settings.counting
 may_change = user.may(Action.CHANGE_SCHEDULE)
 if message := st.session_state.pop("schedule_flash", None):
     st.success(message)
@@ -105,6 +108,7 @@ with tabs[0]:
         st.dataframe(
             shown.drop("count_date", "created_by", "created_at", "priority").with_columns(
                 pl.col("storage_location").fill_null("all"),
+                pl.col("counted_on").dt.strftime("%Y-%m-%d").fill_null(""),
                 pl.col("counter").fill_null("unassigned"),
                 pl.col("requested_by", "request_note", "description").fill_null("")),
             hide_index=True, width="stretch", column_config=LINE_COLUMNS)
@@ -134,8 +138,13 @@ with tabs[1]:
             pl.col("counter").fill_null("(unassigned)"),
             pl.col("count_date").dt.strftime("%m-%d %a").alias("day"),
         ).group_by("day", "counter").len().sort("day")
-        st.bar_chart(per_day.to_pandas(), x="day", y="len", color="counter",
-                     x_label="Day", y_label="Lines", height=260)
+        st.altair_chart(alt.Chart(per_day).mark_bar().encode(
+            x=alt.X("day:N", title="Day", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("len:Q", title="Lines"),
+            color=alt.Color("counter:N", title="Counter"),
+            tooltip=[alt.Tooltip("day:N", title="Day"), alt.Tooltip("counter:N", title="Counter"),
+                     alt.Tooltip("len:Q", title="Lines")],
+        ).properties(height=260), width="stretch")
 
 with tabs[2]:
     summary = day_summary(day, plant)
@@ -250,12 +259,13 @@ if may_change:
                     outcome = write(request_count, material=material, plant=line_plant,
                                     requested_by=asked_by, note=why, count_date=when,
                                     storage_location=storage or None, counter=chosen,
-                                    user=user)
+                                    user=user, settings=settings)
                 else:
                     outcome = write(add_to_schedule, count_date=when, material=material,
                                     plant=line_plant, storage_location=storage or None,
                                     counter=chosen, reason="manual",
-                                    requested_by=asked_by or None, note=why or None, user=user)
+                                    requested_by=asked_by or None, note=why or None, user=user,
+                                    settings=settings)
                 if outcome.ok:
                     flash(f"Added line {outcome.result} on {when:%d %b %Y}.")
                     st.rerun()
@@ -301,7 +311,7 @@ if may_change:
                                   key="schedule_upload")
         if upload is not None and st.button("Schedule these counts", key="schedule_upload_go"):
             outcome = write_upload(schedule_from_sheet, upload.name, upload.getvalue(),
-                                   user=user)
+                                   user=user, settings=settings)
             if outcome.ok:
                 flash(f"Scheduled {outcome.result:,} lines from {upload.name}.")
                 st.rerun()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import polars as pl
 
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import RecountResult, mark_counted, sync_recounts
 
@@ -22,18 +22,20 @@ class RefreshResult:
 
 def refresh_after_counts(
     con: duckdb.DuckDBPyConnection,
-    count_dates: Iterable[date],
+    keys: pl.DataFrame,
     *,
     today: date,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> RefreshResult:
-    """Recompute the variance lines of ``count_dates``, then the schedule that depends on them.
+    """Recompute the variance lines of ``keys`` (count_date, material, plant), then the
+    schedule lines and recounts of those material × plants.
 
-    Runs in the caller's transaction, so a count and its consequences commit together.
+    Runs in the caller's transaction, so a count and its consequences commit together; it
+    touches only what the change can affect, so a save stays a small, short transaction.
     """
-    config = config or get_counting_config()
-    variance = reconcile(con, count_dates=[d for d in count_dates if d is not None],
-                         config=config)
-    filled = mark_counted(con)
-    recounts = sync_recounts(con, today=today, config=config)
+    keys = keys.filter(pl.col("count_date").is_not_null())
+    variance = reconcile(con, keys=keys, config=config)
+    materials = keys.select("material", "plant").unique()
+    filled = mark_counted(con, materials=materials)
+    recounts = sync_recounts(con, today=today, config=config, materials=materials)
     return RefreshResult(variance, filled, recounts)

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from pipelines.sap.material import normalise_material_value
-from pipelines.settings import get_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 
@@ -18,6 +18,7 @@ def search_materials(
     *,
     plant: str | None = None,
     limit: int = 25,
+    settings: Settings,
 ) -> pl.DataFrame:
     """Active materials whose number or description matches ``text``; exact numbers first.
 
@@ -30,7 +31,7 @@ def search_materials(
         return fetch(con, """SELECT material, plant, description, base_uom, abc_indicator
                              FROM material WHERE false""")
     number = normalise_material_value(
-        cleaned, lexicographic=get_settings().lexicographic_materials) or cleaned
+        cleaned, lexicographic=settings.lexicographic_materials) or cleaned
     return fetch(
         con,
         """SELECT material, plant, description, base_uom, abc_indicator

@@ -22,15 +22,17 @@ and the summary read SAP quantities through ``sap_quantities``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import polars as pl
 
-from pipelines.counting.config import STOCK_COLUMNS, CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.sap.headers import STOCK_FIELDS
 from pipelines.warehouse.db import fetch
 
 # Quantities are rounded before comparing so that float noise (0.1 + 0.2) never decides a line.
@@ -55,15 +57,18 @@ class ReconcileResult:
 
 def basis_expression(config: CountingConfig, alias: str = "st") -> str:
     """SQL sum of the configured stock columns (names checked against a fixed list)."""
-    columns = [c for c in config.stock_basis if c in STOCK_COLUMNS]
+    columns = [c for c in config.stock_basis if c in STOCK_FIELDS]
     if not columns:
         raise ValueError("the stock basis names no MB52 stock column")
     return " + ".join(f"coalesce({alias}.{c}, 0)" for c in columns)
 
 
 def _scope_sql(count_dates: Iterable[date] | None, since: date | None,
-               column: str = "count_date") -> tuple[str, dict]:
+               column: str = "count_date", keys: str | None = None) -> tuple[str, dict]:
     clauses, params = [], {}
+    if keys is not None:
+        clauses.append(f"({column}, material, plant) IN "
+                       f"(SELECT count_date, material, plant FROM {keys})")
     if count_dates is not None:
         clauses.append(f"{column} IN (SELECT unnest(CAST($scope_dates AS DATE[])))")
         params["scope_dates"] = sorted(set(count_dates))
@@ -167,15 +172,26 @@ def _params(config: CountingConfig) -> dict:
     }
 
 
+@contextmanager
+def _keys_view(con: duckdb.DuckDBPyConnection,
+               keys: pl.DataFrame | None) -> Iterator[str | None]:
+    if keys is None:
+        yield None
+        return
+    frame = keys.select(pl.col("count_date").cast(pl.Date), pl.col("material").cast(pl.String),
+                        pl.col("plant").cast(pl.String)).unique()
+    with registered(con, frame, "keys") as name:
+        yield name
+
+
 def variance_lines(
     con: duckdb.DuckDBPyConnection,
     *,
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The variance lines as they would be written, without writing them."""
-    config = config or get_counting_config()
     scope, params = _scope_sql(count_dates, since)
     return fetch(con, _variance_sql(config, scope) + " ORDER BY count_date, plant, material",
                  {**_params(config), **params})
@@ -186,20 +202,31 @@ def reconcile(
     *,
     count_dates: Iterable[date] | None = None,
     since: date | None = None,
-    config: CountingConfig | None = None,
+    keys: pl.DataFrame | None = None,
+    config: CountingConfig,
 ) -> ReconcileResult:
     """Recompute ``count_variance`` inside the caller's transaction.
 
     Without a scope every line is recomputed (after a snapshot or price change); with
-    ``count_dates`` and/or ``since`` only the lines of those count dates are (after counts
-    change). Lines whose counts were all voided disappear.
+    ``count_dates`` and/or ``since`` only the lines of those count dates are; with ``keys``
+    (count_date, material, plant) only those lines (after counts change: a save rewrites the
+    one line it touches, which keeps its transaction short). Lines whose counts were all
+    voided disappear.
     """
-    config = config or get_counting_config()
     if count_dates is not None:
         count_dates = list(count_dates)
         if not count_dates:
             return ReconcileResult(0, 0, 0, 0.0)
-    scope, params = _scope_sql(count_dates, since)
+    if keys is not None and keys.is_empty():
+        return ReconcileResult(0, 0, 0, 0.0)
+    with _keys_view(con, keys) as name:
+        return _reconcile(con, count_dates, since, name, config)
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, count_dates: list[date] | None,
+               since: date | None, keys: str | None,
+               config: CountingConfig) -> ReconcileResult:
+    scope, params = _scope_sql(count_dates, since, keys=keys)
     started = time.perf_counter()
     con.execute(f"DELETE FROM count_variance WHERE TRUE {scope}", params)
     con.execute(
@@ -207,15 +234,15 @@ def reconcile(
         + _variance_sql(config, scope),
         {**_params(config), **params},
     )
-    stats = fetch(
-        con,
+    # A plain tuple, not a frame: this runs on every saved count.
+    lines, out_of_tolerance, unreconciled = con.execute(
         f"""SELECT count(*) AS lines,
                    count(*) FILTER (WHERE needs_recount) AS out_of_tolerance,
                    count(*) FILTER (WHERE sap_qty IS NULL) AS unreconciled
             FROM count_variance WHERE TRUE {scope}""",
         params,
-    ).row(0, named=True)
-    return ReconcileResult(stats["lines"], stats["out_of_tolerance"], stats["unreconciled"],
+    ).fetchall()[0]
+    return ReconcileResult(lines, out_of_tolerance, unreconciled,
                            time.perf_counter() - started)
 
 
@@ -224,7 +251,7 @@ def sap_quantities(
     keys: pl.DataFrame,
     *,
     by_storage_location: bool = False,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """SAP quantities for ``keys`` (count_date, material, plant), as reconciliation sees them.
 
@@ -232,7 +259,6 @@ def sap_quantities(
     ``by_storage_location`` one row per storage location holding stock lines in that snapshot
     (storage_location added; materials without lines get one row with a null location).
     """
-    config = config or get_counting_config()
     wanted = keys.select(
         pl.col("count_date").cast(pl.Date), pl.col("material").cast(pl.String),
         pl.col("plant").cast(pl.String),

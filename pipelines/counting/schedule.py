@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -48,11 +51,16 @@ from pipelines.counting.calendar import (
     next_working_day,
     working_days,
 )
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.frames import registered
+from pipelines.counting.keys import unknown_material
 from pipelines.counting.reconcile import sap_quantities
-from pipelines.sap.material import clean_text, normalise_material_value, normalise_plant
-from pipelines.settings import get_settings
+from pipelines.sap.material import (
+    clean_text_value,
+    normalise_material_value,
+    normalise_plant_value,
+)
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 REASONS = ("cycle", "recount", "request", "manual")
@@ -89,8 +97,31 @@ def _counted(alias: str = "p") -> str:
     return f"{alias}.voided_at IS NULL AND {alias}.quantity IS NOT NULL"
 
 
-def mark_counted(con: duckdb.DuckDBPyConnection) -> int:
-    """Set status/counted_on of every live schedule line from the counts; lines changed."""
+@contextmanager
+def _material_scope(con: duckdb.DuckDBPyConnection, materials: pl.DataFrame | None,
+                    alias: str) -> Iterator[str]:
+    """SQL ``AND`` restricting ``alias`` to the material × plants of ``materials`` (all: '')."""
+    if materials is None:
+        yield ""
+        return
+    frame = materials.select(pl.col("material").cast(pl.String),
+                             pl.col("plant").cast(pl.String)).unique()
+    with registered(con, frame, "materials") as name:
+        yield (f" AND ({alias}.material, {alias}.plant) IN "
+               f"(SELECT material, plant FROM {name})")
+
+
+def mark_counted(con: duckdb.DuckDBPyConnection,
+                 materials: pl.DataFrame | None = None) -> int:
+    """Set status/counted_on of the live schedule lines from the counts; lines changed.
+
+    ``materials`` (material, plant) limits it to those: what a saved count can fill.
+    """
+    with _material_scope(con, materials, "s") as scope:
+        return _mark_counted(con, scope)
+
+
+def _mark_counted(con: duckdb.DuckDBPyConnection, scope: str) -> int:
     changed = con.execute(
         f"""UPDATE count_schedule SET
                 status = CASE WHEN f.counted_on IS NULL THEN 'planned' ELSE 'counted' END,
@@ -103,7 +134,7 @@ def mark_counted(con: duckdb.DuckDBPyConnection) -> int:
                  AND (p.count_date = s.count_date
                       OR (s.reason = 'request'
                           AND p.count_date >= CAST(s.created_at AS DATE)))
-                WHERE s.status <> 'cancelled'
+                WHERE s.status <> 'cancelled'{scope}
                 GROUP BY s.schedule_id
             ) f
             WHERE count_schedule.schedule_id = f.schedule_id
@@ -147,11 +178,21 @@ def sync_recounts(
     con: duckdb.DuckDBPyConnection,
     *,
     today: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
+    materials: pl.DataFrame | None = None,
 ) -> RecountResult:
-    """Schedule recounts for out-of-tolerance lines; withdraw those no longer needed."""
-    config = config or get_counting_config()
+    """Schedule recounts for out-of-tolerance lines; withdraw those no longer needed.
+
+    ``materials`` (material, plant) limits it to those: what a saved count can change.
+    """
     today = today or date.today()
+    with _material_scope(con, materials, "s") as scope, \
+            _material_scope(con, materials, "v") as variance_scope:
+        return _sync_recounts(con, today, config, scope, variance_scope)
+
+
+def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: CountingConfig,
+                   scope: str, variance_scope: str) -> RecountResult:
     withdrawn = con.execute(
         """DELETE FROM count_schedule s
            WHERE s.reason = 'recount' AND s.status = 'planned'
@@ -159,13 +200,12 @@ def sync_recounts(
              AND NOT EXISTS (
                  SELECT 1 FROM count_variance v
                  WHERE v.material = s.material AND v.plant = s.plant
-                   AND v.count_date = s.source_count_date AND v.needs_recount)"""
+                   AND v.count_date = s.source_count_date AND v.needs_recount)""" + scope
     ).fetchone()
-    candidates = fetch(
-        con,
+    candidates = con.execute(  # tuples, not a frame: this runs on every saved count
         f"""SELECT v.count_date, v.material, v.plant, v.counters
             FROM count_variance v
-            WHERE v.needs_recount AND v.count_date >= $since
+            WHERE v.needs_recount AND v.count_date >= $since{variance_scope}
               AND NOT EXISTS (
                   SELECT 1 FROM count_schedule s
                   WHERE s.material = v.material AND s.plant = v.plant
@@ -177,10 +217,10 @@ def sync_recounts(
                     AND p.count_date > v.count_date AND {_counted()})
             ORDER BY v.count_date, v.plant, v.material""",
         {"since": today - timedelta(days=config.recount_lookback_days)},
-    )
+    ).fetchall()
     loads: dict[date, dict[str | None, int]] = {}
     added = 0
-    for count_date, material, plant, counters in candidates.iter_rows():
+    for count_date, material, plant, counters in candidates:
         day = next_working_day(count_date, config.holidays)
         if day < today:
             day = first_working_day_from(today, config.holidays)
@@ -222,25 +262,17 @@ def sync_recounts(
     return RecountResult(added=added, withdrawn=int(withdrawn[0]) if withdrawn else 0)
 
 
-def _checked_key(con: duckdb.DuckDBPyConnection, material: object,
-                 plant: object) -> tuple[str, str]:
+def _checked_key(con: duckdb.DuckDBPyConnection, material: object, plant: object,
+                 settings: Settings) -> tuple[str, str]:
     material_key = normalise_material_value(
-        material, lexicographic=get_settings().lexicographic_materials)
-    plant_key = pl.select(normalise_plant(pl.lit(str(plant or ""), dtype=pl.String))).item()
+        material, lexicographic=settings.lexicographic_materials)
+    plant_key = normalise_plant_value(plant)
     if not material_key or not plant_key:
         raise ScheduleError("material and plant are required")
-    known = fetch(con, "SELECT 1 FROM material WHERE material = ? AND plant = ?",
-                  [material_key, plant_key])
-    if known.is_empty():
-        raise ScheduleError(
-            f"material {material_key} is not in the material master of plant {plant_key}")
+    problem = unknown_material(con, material_key, plant_key)
+    if problem:
+        raise ScheduleError(problem)
     return material_key, plant_key
-
-
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    return pl.select(clean_text(pl.lit(str(value), dtype=pl.String))).item()
 
 
 def add_to_schedule(
@@ -255,21 +287,24 @@ def add_to_schedule(
     requested_by: str | None = None,
     note: str | None = None,
     priority: int | None = None,
-    created_by: str | None = None,
+    user: User,
     created_at: datetime | None = None,
-    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
+    settings: Settings,
 ) -> int:
-    """Add one line to the schedule by hand; its schedule_id."""
-    if user is not None:
-        require(user, Action.CHANGE_SCHEDULE)
-        created_by = user.name
+    """Add one line to the schedule by hand, as ``user`` (a manager); its schedule_id.
+
+    ``requested_by`` is who asked for it when that is not the user (a phone call from sales);
+    ``created_by`` records ``user.name``.
+    """
+    require(user, Action.CHANGE_SCHEDULE)
     if reason not in REASONS:
         raise ScheduleError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
-    material_key, plant_key = _checked_key(con, material, plant)
-    location = None
-    if storage_location is not None:
-        location = pl.select(
-            normalise_plant(pl.lit(str(storage_location), dtype=pl.String))).item()
+    material_key, plant_key = _checked_key(con, material, plant, settings)
+    location = normalise_plant_value(storage_location)
+    texts = {"requested_by": clean_text_value(requested_by), "note": clean_text_value(note),
+             "counter": clean_text_value(counter),
+             "created_by": user.name}
+    rank = priority if priority is not None else PRIORITY[reason]
     existing = _planned_line(con, count_date, material_key, plant_key)
     if existing is not None:
         schedule_id, current = existing
@@ -285,10 +320,8 @@ def add_to_schedule(
                       storage_location = coalesce($storage_location, storage_location),
                       created_by = $created_by
                WHERE schedule_id = $id""",
-            {"reason": reason, "priority": priority if priority is not None
-             else PRIORITY[reason], "requested_by": _clean(requested_by), "note": _clean(note),
-             "counter": _clean(counter), "storage_location": location,
-             "created_by": _clean(created_by or requested_by), "id": schedule_id},
+            {"reason": reason, "priority": rank, "storage_location": location, **texts,
+             "id": schedule_id},
         )
         return schedule_id
     row = con.execute(
@@ -300,14 +333,13 @@ def add_to_schedule(
                    coalesce(CAST($created_at AS TIMESTAMP), current_timestamp))
            RETURNING schedule_id""",
         {"count_date": count_date, "material": material_key, "plant": plant_key,
-         "storage_location": location, "counter": _clean(counter),
-         "priority": priority if priority is not None else PRIORITY[reason],
-         "reason": reason, "requested_by": _clean(requested_by), "note": _clean(note),
-         "created_by": _clean(created_by or requested_by), "created_at": created_at},
+         "storage_location": location, "priority": rank, "reason": reason, **texts,
+         "created_at": created_at},
     ).fetchone()
     assert row is not None
     schedule_id = int(row[0])
-    mark_counted(con)
+    mark_counted(con, materials=pl.DataFrame({"material": [material_key],
+                                              "plant": [plant_key]}))
     return schedule_id
 
 
@@ -316,50 +348,51 @@ def request_count(
     *,
     material: str | int,
     plant: str,
-    requested_by: str,
     note: str,
+    user: User,
+    requested_by: str | None = None,
     count_date: date | None = None,
     storage_location: str | None = None,
     counter: str | None = None,
     now: datetime | None = None,
-    config: CountingConfig | None = None,
-    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
+    settings: Settings,
 ) -> int:
     """Ask for a count (who asked and why); by default on the next working day.
 
-    The request is filled by the first count of that material × plant from the day it was
-    made, whatever day that count is done on.
+    Requests change the schedule, so ``user`` must be a manager. ``requested_by`` is who
+    asked (default: the user); ``created_by`` records the user. The request is filled by the
+    first count of that material × plant from the day it was made, whatever day that count
+    is done on.
     """
-    config = config or get_counting_config()
+    require(user, Action.CHANGE_SCHEDULE)
     now = now or datetime.now()
+    requested_by = user.name if requested_by is None else requested_by
     if not (requested_by or "").strip():
         raise ScheduleError("say who asks for the count")
     if not (note or "").strip():
         raise ScheduleError("say why the count is needed")
+    config = settings.counting
     day = count_date or next_working_day(now.date(), config.holidays)
     if counter is None:
         counter = _pick_counter(config, _load_by_counter(con, day), set())
     return add_to_schedule(
         con, count_date=day, material=material, plant=plant, storage_location=storage_location,
         counter=counter, reason="request", requested_by=requested_by, note=note,
-        created_by=user.name if user else requested_by, created_at=now, user=user,
+        user=user, created_at=now, settings=settings,
     )
 
 
 def cancel_scheduled(con: duckdb.DuckDBPyConnection, schedule_id: int, *,
-                     cancelled_by: str | None = None, note: str | None = None,
-                     user: User | None = None) -> None:
-    """Cancel a planned line (kept, with who cancelled it in the note)."""
-    if user is not None:  # TEMPORARY adapter until the write-path change lands
-        require(user, Action.CHANGE_SCHEDULE)
-        cancelled_by = user.name
+                     user: User, note: str | None = None) -> None:
+    """Cancel a planned line as ``user`` (a manager); kept, with who cancelled it in the note."""
+    require(user, Action.CHANGE_SCHEDULE)
     current = fetch(con, "SELECT status FROM count_schedule WHERE schedule_id = ?",
                     [schedule_id])
     if current.is_empty():
         raise ScheduleError(f"there is no schedule line {schedule_id}")
     if current.item() != "planned":
         raise ScheduleError(f"schedule line {schedule_id} is {current.item()}, not planned")
-    text = f"cancelled by {cancelled_by}" + (f": {note}" if note else "")
+    text = f"cancelled by {user.name}" + (f": {note}" if note else "")
     con.execute(
         """UPDATE count_schedule SET status = 'cancelled',
                   request_note = CASE WHEN request_note IS NULL THEN ?
@@ -369,15 +402,28 @@ def cancel_scheduled(con: duckdb.DuckDBPyConnection, schedule_id: int, *,
     )
 
 
+ABC_RANK = {"A": 0, "B": 1, "C": 2}  # who goes first among counts due the same day; others 3
+
+
 @dataclass
 class _Item:
+    """One material × plant to cycle-count, in working-day ordinals."""
+
     material: str
     plant: str
     abc_rank: int
+    per_year: int
     interval: float  # working days between counts
-    due: float  # working-day ordinal
+    due: float | None  # when the next count is due; None (never counted) until spread out
     due_date: date | None  # calendar due date, for the note on overdue lines
-    version: int = 0
+    version: int = 0  # bumped on every reschedule: older heap entries are stale
+
+
+class _ScheduledLine(NamedTuple):
+    count_date: date
+    material: str
+    plant: str
+    counter: str | None
 
 
 def _population(con: duckdb.DuckDBPyConnection, start: date,
@@ -411,13 +457,155 @@ def _population(con: duckdb.DuckDBPyConnection, start: date,
     return items
 
 
+def _cycle_items(population: pl.DataFrame, calendar: WorkingCalendar, first: int,
+                 year: int) -> list[_Item]:
+    """The items of ``_population``, each due one interval after its last count."""
+    items = []
+    for material, plant, abc, last_count, per_year in population.iter_rows():
+        items.append(_Item(
+            material=material, plant=plant, abc_rank=ABC_RANK.get(abc or "", 3),
+            per_year=per_year, interval=year / per_year,
+            due=calendar.ordinal(last_count) + year / per_year if last_count else None,
+            due_date=last_count + timedelta(days=round(YEAR_DAYS / per_year))
+            if last_count else None,
+        ))
+    _spread_backlog(items, first, year)
+    return items
+
+
+def _spread_backlog(items: list[_Item], first: int, year: int) -> None:
+    """Never counted or already overdue: each gets its own slot of the interval, one
+    interval / (materials of that frequency) apart, never counted and most overdue first.
+
+    A backlog (a new system, a missed month) is caught up at the level pace instead of piling
+    up on the first days and coming back as the same pile every interval.
+    """
+    class_size = Counter(it.per_year for it in items)
+    late = sorted((it for it in items if it.due is None or it.due < first),
+                  key=lambda it: (it.per_year, -1e18 if it.due is None else it.due, it.plant,
+                                  it.material))
+    rank: dict[int, int] = defaultdict(int)
+    for it in late:
+        it.due = first + rank[it.per_year] * year / it.per_year / class_size[it.per_year]
+        rank[it.per_year] += 1
+
+
+class _DueQueue:
+    """The items by due point (then A before B before C, plant, material).
+
+    Rescheduling an item pushes it again with a new version; its older entries stay in the
+    heap and are skipped when they come out.
+    """
+
+    def __init__(self, items: list[_Item], calendar: WorkingCalendar, year: int) -> None:
+        self.items = items
+        self.calendar = calendar
+        self.year = year
+        self.index = {(it.material, it.plant): i for i, it in enumerate(items)}
+        self.heap = [(it.due, it.abc_rank, it.plant, it.material, i, 0)
+                     for i, it in enumerate(items)]
+        heapq.heapify(self.heap)
+
+    def next_due(self) -> float | None:
+        """Due point of the first entry (possibly stale: it only bounds what comes next)."""
+        return self.heap[0][0] if self.heap else None
+
+    def push(self, i: int) -> None:
+        it = self.items[i]
+        heapq.heappush(self.heap, (it.due, it.abc_rank, it.plant, it.material, i, it.version))
+
+    def pop(self) -> int | None:
+        while self.heap:
+            _, _, _, _, i, version = heapq.heappop(self.heap)
+            if version == self.items[i].version:
+                return i
+        return None
+
+    def counted(self, i: int, day: date) -> None:
+        """Item ``i`` is counted on ``day``: when is the next count due."""
+        it = self.items[i]
+        ordinal = self.calendar.ordinal(day)
+        # Counted within its slack: the next count keeps the material's rhythm, so that
+        # levelling (a day early here, a day late there) never changes how often it is
+        # counted. Counted far off (a backlog caught up): the next count is due from here.
+        on_time = abs(it.due - ordinal) <= it.interval * SLACK_FRACTION + 1
+        it.due = (it.due if on_time else ordinal) + it.interval
+        it.due_date = day + timedelta(days=round(YEAR_DAYS * it.interval / self.year))
+        it.version += 1
+        self.push(i)
+
+    def counted_key(self, material: str, plant: str, day: date) -> None:
+        """A line of the schedule counts this material on ``day`` (if it is cycle-counted)."""
+        i = self.index.get((material, plant))
+        if i is not None:
+            self.counted(i, day)
+
+
+def _scheduled_lines(con: duckdb.DuckDBPyConnection, sql: str,
+                     params: list) -> list[_ScheduledLine]:
+    return [_ScheduledLine(*row) for row in fetch(con, sql, params).iter_rows()]
+
+
+def _choose(queue: _DueQueue, today: float, max_slack: float, capacity: int,
+            target: int) -> list[int]:
+    """The items counted on the day whose middle is ``today`` (an ordinal + 0.5).
+
+    1. Counts late beyond their slack, whatever the level says (up to the capacity);
+    2. counts due, up to the level (``target``); 3. counts due soon, up to the level.
+    A count is due today when its due point is nearer today than tomorrow. The rest goes
+    back into the queue.
+    """
+    chosen: list[int] = []
+    waiting: list[int] = []
+    later: list[int] = []
+    while (due := queue.next_due()) is not None and due < today + max_slack \
+            and len(chosen) < capacity:
+        i = queue.pop()
+        if i is None:
+            break
+        it = queue.items[i]
+        slack = it.interval * SLACK_FRACTION
+        if it.due + slack < today:
+            chosen.append(i)
+        elif it.due - slack < today:
+            waiting.append(i)
+        else:
+            later.append(i)
+    for i in waiting:  # in due order: due ones first, then those due soonest
+        due_now = queue.items[i].due < today
+        # A day with nothing else to do still takes a count that is due.
+        if len(chosen) < (max(target, 1) if due_now else target):
+            chosen.append(i)
+        else:
+            later.append(i)
+    for i in later:
+        queue.push(i)
+    return chosen
+
+
+def _share_out(chosen: list[_Item], team: list[str | None],
+               free: dict[str | None, int]) -> list[tuple[str | None, _Item]]:
+    """Share the day out evenly, then hand each counter a contiguous run of materials."""
+    shares = dict.fromkeys(team, 0)
+    for _ in chosen:
+        counter = max(team, key=lambda c: (free[c] - shares[c], -team.index(c)))
+        shares[counter] += 1
+    ordered = sorted(chosen, key=lambda it: (it.plant, it.material))
+    assigned = []
+    position = 0
+    for counter in team:
+        assigned += [(counter, it) for it in ordered[position: position + shares[counter]]]
+        position += shares[counter]
+    return assigned
+
+
 def plan_cycle_counts(
     con: duckdb.DuckDBPyConnection,
     *,
     start: date,
     end: date,
     pending_from: date | None = None,
-    config: CountingConfig | None = None,
+    config: CountingConfig,
 ) -> pl.DataFrame:
     """The cycle counts from ``start`` to ``end`` (nothing is written); PLAN_SCHEMA rows.
 
@@ -426,158 +614,51 @@ def plan_cycle_counts(
     material's count on their day. Planned lines from ``pending_from`` up to ``start`` (today's
     list, when replanning during the day) count as done on their day.
     """
-    config = config or get_counting_config()
     calendar = WorkingCalendar(config.holidays)
     days = working_days(start, end, config.holidays)
     if not days:
         return pl.DataFrame(schema=PLAN_SCHEMA)
-    population = _population(con, start, config)
     team = list(config.team)
-    cap = config.daily_cap_per_counter
-
-    fixed = fetch(
-        con,
-        """SELECT count_date, material, plant, counter FROM count_schedule
-           WHERE count_date BETWEEN ? AND ? AND status <> 'cancelled'
-             AND NOT (reason = 'cycle' AND status = 'planned')""",
-        [start, end],
-    )
-    fixed_by_day: dict[date, list[tuple[str, str, str | None]]] = defaultdict(list)
-    for day, material, plant, counter in fixed.iter_rows():
-        fixed_by_day[day].append((material, plant, counter))
-
-    pending = fetch(
-        con,
-        """SELECT count_date, material, plant FROM count_schedule
-           WHERE count_date >= ? AND count_date < ? AND status = 'planned'
-           ORDER BY count_date""",
-        [pending_from or start, start],
-    )
-
     year = len(working_days(start, start + timedelta(days=364), config.holidays)) or 1
-    first = calendar.ordinal(days[0])
-    items: list[_Item] = []
-    index: dict[tuple[str, str], int] = {}
-    rows = []
-    for material, plant, abc, last_count, per_year in population.iter_rows():
-        due = calendar.ordinal(last_count) + year / per_year if last_count else None
-        rows.append((material, plant, abc, per_year, due,
-                     last_count + timedelta(days=round(YEAR_DAYS / per_year))
-                     if last_count else None))
-    # Never counted or already overdue: each gets its own slot of the interval, one
-    # interval / (materials of that frequency) apart, never counted and most overdue first.
-    # A backlog (a new system, a missed month) is caught up at the level pace instead of
-    # piling up on the first days and coming back as the same pile every interval.
-    class_size: dict[int, int] = defaultdict(int)
-    for row in rows:
-        class_size[row[3]] += 1
-    late = sorted((r for r in rows if r[4] is None or r[4] < first),
-                  key=lambda r: (r[3], -1e18 if r[4] is None else r[4], r[1], r[0]))
-    rank: dict[int, int] = defaultdict(int)
-    late_due: dict[tuple[str, str], float] = {}
-    for material, plant, _, per_year, _, _ in late:
-        late_due[(material, plant)] = first + rank[per_year] * year / per_year \
-            / class_size[per_year]
-        rank[per_year] += 1
-    for material, plant, abc, per_year, due, due_date in rows:
-        index[(material, plant)] = len(items)
-        items.append(_Item(material, plant, {"A": 0, "B": 1, "C": 2}.get(abc or "", 3),
-                           year / per_year, late_due.get((material, plant), due), due_date))
-
-    heap = [(it.due, it.abc_rank, it.plant, it.material, i, 0) for i, it in enumerate(items)]
-    heapq.heapify(heap)
-
-    def push(i: int) -> None:
-        it = items[i]
-        heapq.heappush(heap, (it.due, it.abc_rank, it.plant, it.material, i, it.version))
-
-    def pop() -> int | None:
-        while heap:
-            _, _, _, _, i, version = heapq.heappop(heap)
-            if version == items[i].version:
-                return i
-        return None
-
-    def counted(i: int, ordinal: int, day: date) -> None:
-        it = items[i]
-        # Counted within its slack: the next count keeps the material's rhythm, so that
-        # levelling (a day early here, a day late there) never changes how often it is
-        # counted. Counted far off (a backlog caught up): the next count is due from here.
-        on_time = abs(it.due - ordinal) <= it.interval * SLACK_FRACTION + 1
-        it.due = (it.due if on_time else ordinal) + it.interval
-        it.due_date = day + timedelta(days=round(YEAR_DAYS * it.interval / year))
-        it.version += 1
-        push(i)
-
-    for day, material, plant in pending.iter_rows():
-        i = index.get((material, plant))
-        if i is not None:
-            counted(i, calendar.ordinal(day), day)
+    items = _cycle_items(_population(con, start, config), calendar, calendar.ordinal(days[0]),
+                         year)
+    queue = _DueQueue(items, calendar, year)
+    fixed: dict[date, list[_ScheduledLine]] = defaultdict(list)
+    for line in _scheduled_lines(
+            con, """SELECT count_date, material, plant, counter FROM count_schedule
+                    WHERE count_date BETWEEN ? AND ? AND status <> 'cancelled'
+                      AND NOT (reason = 'cycle' AND status = 'planned')""", [start, end]):
+        fixed[line.count_date].append(line)
+    for line in _scheduled_lines(
+            con, """SELECT count_date, material, plant, counter FROM count_schedule
+                    WHERE count_date >= ? AND count_date < ? AND status = 'planned'
+                    ORDER BY count_date""", [pending_from or start, start]):
+        queue.counted_key(line.material, line.plant, line.count_date)
 
     average = sum(year / it.interval for it in items) / year
     max_slack = max((it.interval * SLACK_FRACTION for it in items), default=0.0)
     planned: list[dict] = []
     for k, day in enumerate(days):
-        ordinal = calendar.ordinal(day)
-        load = {c: 0 for c in team}
-        for material, plant, counter in fixed_by_day.get(day, []):
-            holder = counter if counter in load else min(team, key=lambda c: load[c])
+        load = dict.fromkeys(team, 0)
+        for line in fixed.get(day, []):
+            holder = line.counter if line.counter in load else min(team, key=lambda c: load[c])
             load[holder] += 1
-            i = index.get((material, plant))
-            if i is not None:  # that line counts the material today: next cycle from here
-                counted(i, ordinal, day)
-        free = {c: max(cap - load[c], 0) for c in team}
+            queue.counted_key(line.material, line.plant, day)  # next cycle from here
+        free = {c: max(config.daily_cap_per_counter - load[c], 0) for c in team}
         capacity = sum(free.values())
         # The level: the year's average per working day (spread over the days so that the
         # fractions add up), less what is already on today's schedule.
         level = math.floor((k + 1) * average) - math.floor(k * average)
         target = min(max(level - sum(load.values()), 0), capacity)
-        # 1. Counts late beyond their slack, whatever the level says (up to the cap);
-        # 2. counts due, up to the level; 3. counts due soon, up to the level.
-        # A count is due today when its due point is nearer today than tomorrow.
-        today = ordinal + 0.5
-        chosen: list[int] = []
-        waiting: list[int] = []
-        later: list[int] = []
-        while heap and heap[0][0] < today + max_slack and len(chosen) < capacity:
-            i = pop()
-            if i is None:
-                break
-            it = items[i]
-            slack = it.interval * SLACK_FRACTION
-            if it.due + slack < today:
-                chosen.append(i)
-            elif it.due - slack < today:
-                waiting.append(i)
-            else:
-                later.append(i)
-        for i in waiting:  # in due order: due ones first, then those due soonest
-            due_now = items[i].due < today
-            # A day with nothing else to do still takes a count that is due.
-            if len(chosen) < (max(target, 1) if due_now else target):
-                chosen.append(i)
-            else:
-                later.append(i)
-        for i in later:
-            push(i)
-        # Share the day out evenly, then hand each counter a contiguous run of materials.
-        shares = dict.fromkeys(team, 0)
-        for _ in chosen:
-            counter = max(team, key=lambda c: (free[c] - shares[c], -team.index(c)))
-            shares[counter] += 1
-        ordered = sorted(chosen, key=lambda i: (items[i].plant, items[i].material))
-        position = 0
-        for counter in team:
-            for i in ordered[position: position + shares[counter]]:
-                it = items[i]
-                planned.append({
-                    "count_date": day, "material": it.material, "plant": it.plant,
-                    "storage_location": None, "counter": counter,
-                    "priority": PRIORITY["cycle"], "reason": "cycle", "due_date": it.due_date,
-                })
-            position += shares[counter]
+        chosen = _choose(queue, calendar.ordinal(day) + 0.5, max_slack, capacity, target)
+        for counter, it in _share_out([items[i] for i in chosen], team, free):
+            planned.append({
+                "count_date": day, "material": it.material, "plant": it.plant,
+                "storage_location": None, "counter": counter,
+                "priority": PRIORITY["cycle"], "reason": "cycle", "due_date": it.due_date,
+            })
         for i in chosen:
-            counted(i, ordinal, day)
+            queue.counted(i, day)
     return pl.DataFrame(planned, schema=PLAN_SCHEMA)
 
 
@@ -610,21 +691,20 @@ def write_cycle_plan(con: duckdb.DuckDBPyConnection, plan: pl.DataFrame, *,
 def generate_schedule(
     con: duckdb.DuckDBPyConnection,
     *,
+    user: User,
     today: date | None = None,
     include_today: bool = False,
-    config: CountingConfig | None = None,
-    user: User | None = None,  # TEMPORARY adapter until the write-path change lands
+    config: CountingConfig,
 ) -> ScheduleResult:
     """The planning run: fill lines from the counts, sync recounts, replan cycle counts.
 
     ``include_today`` (the run before the shift) replans today's planned cycle lines too, so
     what was missed yesterday rolls forward to today. Otherwise (runs during the day, after
     loads) today's lines stay as they are - sheets may be printed - unless today is a working
-    day without any cycle line yet. Planning covers ``horizon_days`` calendar days.
+    day without any cycle line yet. Planning covers ``horizon_days`` calendar days. Only a
+    manager (or ``User.system()``) may run it.
     """
-    if user is not None:
-        require(user, Action.CHANGE_SCHEDULE)
-    config = config or get_counting_config()
+    require(user, Action.CHANGE_SCHEDULE)
     today = today or date.today()
     filled = mark_counted(con)
     recounts = sync_recounts(con, today=today, config=config)

@@ -18,14 +18,20 @@ import duckdb
 import polars as pl
 
 from pipelines.access import Action, User, require
-from pipelines.counting.config import CountingConfig, get_counting_config
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.schedule import ScheduleError, add_to_schedule
-from pipelines.ingest.count_sheet import unknown_material_problems
-from pipelines.sap.exports import PROBLEM_SCHEMA, _drop_non_data_rows, _labelled_columns
+from pipelines.ingest.gates import unknown_count_materials
+from pipelines.sap.exports import (
+    PROBLEM_SCHEMA,
+    _drop_non_data_rows,
+    _labelled_columns,
+    header_problems,
+    oversized_fields,
+)
 from pipelines.sap.formats import HeaderRule, read_grid
 from pipelines.sap.material import normalise_material, normalise_plant
 from pipelines.sap.numbers import date_problem_of, parse_date
-from pipelines.settings import Settings, get_settings
+from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch
 
 REQUIRED = ("count_date", "material", "plant")
@@ -62,10 +68,15 @@ class ScheduleSheet:
     file_format: str
 
 
-def read_schedule_sheet(path: Path | str, settings: Settings | None = None) -> ScheduleSheet:
-    """Read and check a schedule sheet without the warehouse; UnreadableFile for a bad file."""
-    settings = settings or get_settings()
+def read_schedule_sheet(path: Path | str, settings: Settings) -> ScheduleSheet:
+    """Read and check a schedule sheet without the warehouse; UnreadableFile for a bad file.
+
+    As strict as an SAP export: two columns naming one field and oversized cells are
+    problems of the sheet too (``exports.header_problems``, ``exports.oversized_fields``).
+    """
     grid = read_grid(Path(path), settings, SCHEDULE_HEADER)
+    file_problems = pl.concat([header_problems(grid),
+                               oversized_fields(grid, settings.max_field_chars)])
     frame, labels = _labelled_columns(grid)
     frame, _ = _drop_non_data_rows(frame, labels)
     for name in (*REQUIRED, *OPTIONAL):
@@ -101,7 +112,8 @@ def read_schedule_sheet(path: Path | str, settings: Settings | None = None) -> S
         normalise_plant(pl.col("storage_location")).alias("storage_location"),
         "counter", "notes",
     ).cast(ROW_SCHEMA)
-    found = pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems]).sort("row", "column")
+    found = pl.concat([file_problems, *[p.cast(PROBLEM_SCHEMA) for p in problems]]).sort(
+        "row", "column", nulls_last=True)
     return ScheduleSheet(rows=rows, problems=found, labels=labels,
                          file_format=grid.file_format)
 
@@ -141,7 +153,7 @@ def schedule_sheet_problems(
             value=pl.col("counter"),
             reason=pl.lit(f"not a counter of the team ({', '.join(config.counters)})")))
     if not rows.is_empty():
-        problems.append(unknown_material_problems(con, rows).with_columns(
+        problems.append(unknown_count_materials(con, rows).with_columns(
             column=pl.lit(sheet.labels.get("material", "material"))))
         with_lines = _planned_lines(con, rows)
         problems.append(with_lines.select(
@@ -174,8 +186,8 @@ def schedule_from_sheet(
     path: Path | str,
     *,
     user: User,
+    settings: Settings,
     today: date | None = None,
-    config: CountingConfig | None = None,
 ) -> int:
     """Schedule every line of a sheet in the caller's transaction; lines scheduled.
 
@@ -184,9 +196,8 @@ def schedule_from_sheet(
     """
     require(user, Action.CHANGE_SCHEDULE)
     today = today or date.today()
-    config = config or get_counting_config()
-    sheet = read_schedule_sheet(path)
-    problems = schedule_sheet_problems(con, sheet, today=today, config=config)
+    sheet = read_schedule_sheet(path, settings)
+    problems = schedule_sheet_problems(con, sheet, today=today, config=settings.counting)
     if not problems.is_empty():
         raise ScheduleSheetRejected(problems)
     for line in sheet.rows.iter_rows(named=True):
@@ -194,5 +205,6 @@ def schedule_from_sheet(
             con, count_date=line["count_date"], material=line["material"],
             plant=line["plant"], storage_location=line["storage_location"],
             counter=line["counter"], reason="manual", note=line["notes"], user=user,
+            settings=settings,
         )
     return sheet.rows.height

@@ -8,8 +8,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipelines.access import User
+from pipelines.counting.config import CountingConfig
 from pipelines.counting.records import insert_counts
-from pipelines.warehouse.db import fetch
 
 
 def rows_to_count(rows: pl.DataFrame, default_date: date | None) -> tuple[pl.DataFrame, int]:
@@ -18,38 +19,9 @@ def rows_to_count(rows: pl.DataFrame, default_date: date | None) -> tuple[pl.Dat
     A blank count date is the sheet's date (``--as-of`` or the date in the file name).
     """
     filled = rows.filter(pl.col("quantity_expr").is_not_null() | pl.col("location").is_not_null())
-    return (
-        filled.with_columns(pl.col("count_date").fill_null(default_date)),
-        rows.height - filled.height,
-    )
-
-
-def missing_date_problems(rows: pl.DataFrame, date_label: str) -> pl.DataFrame:
-    """Counted rows without a date when the sheet's name gives none either."""
-    return rows.filter(pl.col("count_date").is_null()).select(
-        row=pl.col("_row"),
-        column=pl.lit(date_label),
-        value=pl.lit(None, dtype=pl.String),
-        reason=pl.lit("count date is missing (and neither --as-of nor the file name gives one)"),
-    )
-
-
-def unknown_material_problems(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.DataFrame:
-    """Rows whose material × plant the material master does not know: the sheet is rejected."""
-    con.register("sheet_rows", rows.select("_row", "material", "plant"))
-    unknown = fetch(
-        con,
-        """SELECT s._row AS row, s.material, s.plant FROM sheet_rows s
-           ANTI JOIN material m USING (material, plant) ORDER BY s._row""",
-    )
-    con.unregister("sheet_rows")
-    return unknown.select(
-        "row",
-        column=pl.lit("Material"),
-        value=pl.col("material"),
-        reason=pl.format("material {} is not in the material master of plant {}",
-                         pl.col("material"), pl.col("plant")),
-    )
+    if default_date is not None:  # without one, rows keep their own dates (or none: refused)
+        filled = filled.with_columns(pl.col("count_date").fill_null(default_date))
+    return filled, rows.height - filled.height
 
 
 def load_count_sheet(
@@ -58,9 +30,11 @@ def load_count_sheet(
     load_id: int,
     now: datetime,
     file_name: str,
+    config: CountingConfig,
 ) -> dict[str, Any]:
-    inserted = insert_counts(con, rows, entered_by=f"sheet:{file_name}", entered_at=now,
-                             load_id=load_id)
+    # Whoever dropped the file could write the warehouse anyway; the sheet is the author.
+    inserted = insert_counts(con, rows, user=User.system(f"sheet:{file_name}"),
+                             entered_at=now, load_id=load_id, config=config)
     return {
         "counts": inserted,
         "counted": rows.filter(pl.col("quantity").is_not_null()).height,

@@ -6,13 +6,19 @@ growing, is identified by its content hash, and classified by its headers, never
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pipelines.ingest.load import date_from_file_name, file_sha256
+from pipelines.ingest.load import file_sha256
+from pipelines.ingest.names import (
+    NameDateError,
+    date_from_file_name,
+    fit_name,
+    free_name,
+    printable_name,
+)
 from pipelines.sap.formats import UnreadableFile, identify
 from pipelines.sap.headers import ExportKind
 from pipelines.settings import Settings
@@ -23,11 +29,6 @@ LOAD_ORDER = {ExportKind.MM60: 0, ExportKind.MB52: 1, ExportKind.COUNT_SHEET: 2}
 # Names of files that are not exports: editor and browser partials, our own error reports.
 _IGNORED_PREFIXES = (".", "~$")
 _IGNORED_SUFFIXES = (".error.txt", ".part", ".partial", ".tmp", ".crdownload", ".swp")
-
-
-def settle_seconds() -> float:
-    """How long a file's size and mtime must stay still before it is loaded."""
-    return float(os.environ.get("WICS_DROP_SETTLE_SECONDS", "5"))
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,9 @@ def drop_key(path: Path, sha256: str, mtime_ns: int) -> str:
     return f"{path.name}:{sha256[:16]}:{mtime_ns}"
 
 
-def ready_files(drop_dir: Path, *, settle_s: float | None = None,
-                now: float | None = None) -> list[Path]:
-    """Files in the drop folder that have not been written to for ``settle_s`` seconds."""
-    settle_s = settle_seconds() if settle_s is None else settle_s
+def ready_files(drop_dir: Path, *, settle_s: float, now: float | None = None) -> list[Path]:
+    """Files in the drop folder that have not been written to for ``settle_s`` seconds
+    (WICS_DROP_SETTLE_SECONDS)."""
     now = time.time() if now is None else now
     ready = []
     for path in sorted(drop_dir.iterdir()) if drop_dir.exists() else []:
@@ -63,8 +63,20 @@ def ready_files(drop_dir: Path, *, settle_s: float | None = None,
                 or name.lower().endswith(_IGNORED_SUFFIXES):
             continue
         if now - path.stat().st_mtime >= settle_s:
-            ready.append(path)
+            ready.append(tidy_name(path))
     return ready
+
+
+def tidy_name(path: Path) -> Path:
+    """A dropped file whose name is not valid UTF-8 or too long to archive with its error
+    report is renamed in place first, so every later step (log, tags, archive) can use it."""
+    name = path.name
+    fitted = fit_name(printable_name(name))
+    if fitted == name:
+        return path
+    target = free_name(path.parent, fitted)
+    path.rename(target)
+    return target
 
 
 def describe(path: Path, settings: Settings, sha256: str | None = None) -> DroppedFile:
@@ -75,9 +87,13 @@ def describe(path: Path, settings: Settings, sha256: str | None = None) -> Dropp
         kind, problem = identify(path, settings).kind, None
     except UnreadableFile as error:
         kind, problem = None, str(error)
+    try:
+        named = date_from_file_name(path.name)
+    except NameDateError:
+        named = None  # the load refuses it, with the reason
     return DroppedFile(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
                        sha256=sha256 or file_sha256(path), kind=kind,
-                       snapshot_date=date_from_file_name(path.name), problem=problem)
+                       snapshot_date=named, problem=problem)
 
 
 def in_load_order(files: list[DroppedFile]) -> list[DroppedFile]:

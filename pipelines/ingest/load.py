@@ -1,15 +1,19 @@
 """Load one file end to end: the single code path of the sensor, the assets and ``wics load``.
 
-identify (sha256) -> read and validate -> load in one transaction -> archive, or reject whole:
-the file goes to ``rejected/`` with ``<name>.error.txt`` naming every bad row, and the warehouse
-tables stay exactly as they were. Every file seen gets a ``load_log`` row.
+    identify (sha256) -> read (file gates) -> one transaction: warehouse gates, then the write
+    -> archive; or refuse whole: the file goes to ``rejected/`` with ``<name>.error.txt``
+    naming every problem, and the warehouse tables stay exactly as they were.
+
+Every refusal is decided before the commit (``pipelines.ingest.gates``). Every file seen gets a
+``load_log`` row that records the process loading it, so a load whose process died is marked
+failed by the next one (``pipelines.ingest.recovery``). A loaded file's row says its refresh is
+``pending`` until ``pipelines.ingest.after_load`` has run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -18,21 +22,31 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
-from pipelines.ingest.count_sheet import (
-    load_count_sheet,
-    missing_date_problems,
-    rows_to_count,
-    unknown_material_problems,
-)
+from pipelines.access import Action, User, require
+from pipelines.ingest import gates
+from pipelines.ingest.count_sheet import load_count_sheet, rows_to_count
 from pipelines.ingest.material_master import load_material_master
+from pipelines.ingest.names import (
+    ERROR_SUFFIX,
+    NameDateError,
+    date_from_file_name,
+    free_name,
+    printable_name,
+)
+from pipelines.ingest.recovery import ProcessIdentity, mark_interrupted
 from pipelines.ingest.stock_snapshot import duplicate_stock_lines, load_stock_snapshot
 from pipelines.sap.exports import PROBLEM_SCHEMA, ParsedExport, parse_export
 from pipelines.sap.formats import UnreadableFile
 from pipelines.sap.headers import ExportKind
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse.db import fetch, warehouse
+
+# Re-exported: callers know these names from here.
+__all__ = ["LoadResult", "date_from_file_name", "file_sha256", "force_load", "free_name",
+           "load_file"]
 
 ProgressCallback = Callable[[str, int, int], None]
 ERROR_LINES_IN_LOG = 20
@@ -43,7 +57,7 @@ class LoadResult:
     load_id: int
     file_name: str
     sha256: str
-    status: str  # loaded / rejected / duplicate
+    status: str  # loaded / rejected / duplicate / failed
     kind: str | None = None
     snapshot_date: date | None = None
     rows_read: int = 0
@@ -54,18 +68,13 @@ class LoadResult:
     parse_seconds: float = 0.0
     db_seconds: float = 0.0
     problems: pl.DataFrame | None = None
+    forced: bool = False
+    # A refusal that ``--force`` (a manager's "load anyway") would override.
+    forceable: bool = False
 
     @property
     def ok(self) -> bool:
         return self.status in ("loaded", "duplicate")
-
-
-class _Rejected(Exception):
-    """Raised inside the load transaction to roll it back and reject the file."""
-
-    def __init__(self, problems: pl.DataFrame) -> None:
-        super().__init__(f"{problems.height} invalid rows")
-        self.problems = problems
 
 
 def file_sha256(path: Path) -> str:
@@ -76,39 +85,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-_NAME_DATES = (
-    (re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"), (1, 2, 3)),
-    (re.compile(r"(?<!\d)(\d{2})\.(\d{2})\.(\d{4})(?!\d)"), (3, 2, 1)),
-    (re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)"), (1, 2, 3)),
-)
-
-
-def date_from_file_name(name: str) -> date | None:
-    """``MB52_2026-11-20.xlsx``, ``MB52_20261120.XLS``, ``MB52 20.11.2026.txt``: 20 Nov 2026."""
-    for pattern, (y, m, d) in _NAME_DATES:
-        for match in pattern.finditer(name):
-            try:
-                return date(int(match.group(y)), int(match.group(m)), int(match.group(d)))
-            except ValueError:
-                continue
-    return None
-
-
-def snapshot_date_for(path: Path, as_of: date | None) -> date:
-    """``--as-of`` when given, else a date in the file name, else the file's modification date."""
+def file_date(path: Path, as_of: date | None) -> date:
+    """``--as-of`` when given, else a date in the file name, else the modification date."""
     if as_of is not None:
         return as_of
     return date_from_file_name(path.name) or date.fromtimestamp(path.stat().st_mtime)
-
-
-def free_name(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``stem.1.ext``, ``stem.2.ext``... when taken (error reports too)."""
-    target = folder / name
-    stem, suffix, n = target.stem, target.suffix, 1
-    while target.exists() or target.with_name(target.name + ".error.txt").exists():
-        target = folder / f"{stem}.{n}{suffix}"
-        n += 1
-    return target
 
 
 def settle_file(path: Path, folder: Path, settings: Settings) -> Path:
@@ -122,15 +103,19 @@ def settle_file(path: Path, folder: Path, settings: Settings) -> Path:
     return target
 
 
+# ------------------------------------------------------------------------------------------
+# Error reports
+# ------------------------------------------------------------------------------------------
+
 def format_problems(problems: pl.DataFrame, limit: int | None = None) -> list[str]:
     lines = []
-    for row, column, value, reason in problems.head(limit).iter_rows() if limit else \
-            problems.iter_rows():
+    shown = problems.head(limit) if limit else problems
+    for row, column, value, reason in shown.iter_rows():
         where = f"row {row}" if row is not None else "file"
         if column is not None:
             where += f', column "{column}"'
-        shown = f', value "{value}"' if value is not None else ""
-        lines.append(f"{where}{shown}: {reason}")
+        value_text = f', value "{value[:200]}"' if value is not None else ""
+        lines.append(f"{where}{value_text}: {reason}")
     if limit and problems.height > limit:
         lines.append(f"... and {problems.height - limit} more (see the .error.txt file)")
     return lines
@@ -148,20 +133,51 @@ def _describe(parsed: ParsedExport | None) -> str:
 
 
 def write_error_report(target: Path, file_name: str, parsed: ParsedExport | None,
-                       problems: pl.DataFrame) -> Path:
-    report = target.with_name(target.name + ".error.txt")
+                       problems: pl.DataFrame, forceable: bool = False) -> Path:
+    report = target.with_name(target.name + ERROR_SUFFIX)
     invalid_rows = problems.filter(pl.col("row").is_not_null())["row"].n_unique()
     headline = (
         f"{invalid_rows} invalid row(s), {problems.height} problem(s)" if invalid_rows
-        else problems["reason"][0]
+        and problems.height > 1 else problems["reason"][0]
     )
+    advice = ("Nothing was loaded. If the file is right, load it anyway: "
+              f"wics load --force \"{target}\"" if forceable
+              else "Nothing was loaded; fix the file and drop it again.")
     report.write_text(
         f"WICS rejected {file_name}\n{_describe(parsed)}"
-        f"Reason: {headline}. Nothing was loaded; fix the file and drop it again.\n\n"
+        f"Reason: {headline}.\n{advice}\n\n"
         + "\n".join(format_problems(problems)) + "\n",
         encoding="utf-8",
     )
     return report
+
+
+# ------------------------------------------------------------------------------------------
+# load_log
+# ------------------------------------------------------------------------------------------
+
+def _start_log(settings: Settings, name: str, sha: str, run_id: str | None,
+               force: bool) -> tuple[int, pl.DataFrame]:
+    """Insert this load's ``running`` row (marking dead loads failed first); the id and the
+    earlier load of the same bytes, if any."""
+    me = ProcessIdentity.current()
+    with warehouse(settings.database) as con:
+        mark_interrupted(con)
+        load_id = con.execute("SELECT nextval('load_id')").fetchone()[0]
+        con.execute(
+            """INSERT INTO load_log (load_id, file_name, sha256, status, started_at, run_id,
+                                     progress_phase, forced, pid, host, boot_id, start_ticks)
+               VALUES (?, ?, ?, 'running', ?, ?, 'reading', ?, ?, ?, ?, ?)""",
+            [load_id, name, sha, datetime.now(), run_id, force, me.pid, me.host, me.boot_id,
+             me.start_ticks],
+        )
+        earlier = fetch(
+            con,
+            """SELECT load_id, file_name, kind, snapshot_date FROM load_log
+               WHERE sha256 = ? AND status = 'loaded' ORDER BY load_id DESC LIMIT 1""",
+            [sha],
+        )
+    return load_id, earlier
 
 
 def _progress(settings: Settings, load_id: int, callback: ProgressCallback | None,
@@ -176,19 +192,149 @@ def _progress(settings: Settings, load_id: int, callback: ProgressCallback | Non
         )
 
 
-def _finish(settings: Settings, result: LoadResult, finished_at: datetime) -> None:
-    with warehouse(settings.database) as con:
-        _write_log(con, result, finished_at)
-
-
-def _write_log(con: Any, result: LoadResult, finished_at: datetime) -> None:
+def _write_log(con: duckdb.DuckDBPyConnection, result: LoadResult, finished_at: datetime) -> None:
     con.execute(
         """UPDATE load_log SET kind = ?, snapshot_date = ?, rows_read = ?, rows_loaded = ?,
-                  status = ?, error = ?, summary = ?, finished_at = ?, progress_phase = 'done'
+                  status = ?, error = ?, summary = ?, finished_at = ?, progress_phase = 'done',
+                  forced = ?,
+                  refresh_state = CASE WHEN ? = 'loaded' THEN 'pending' END
            WHERE load_id = ?""",
         [result.kind, result.snapshot_date, result.rows_read, result.rows_loaded, result.status,
-         result.error, json.dumps(result.summary, default=str), finished_at, result.load_id],
+         result.error, json.dumps(result.summary, default=str), finished_at, result.forced,
+         result.status, result.load_id],
     )
+
+
+def _finish(settings: Settings, result: LoadResult) -> None:
+    with warehouse(settings.database) as con:
+        _write_log(con, result, datetime.now())
+
+
+# ------------------------------------------------------------------------------------------
+# One loader per kind: its date, its warehouse gates, its write
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class LoadContext:
+    path: Path
+    file_name: str
+    load_id: int
+    as_of: date | None
+    settings: Settings
+    now: datetime
+
+
+@dataclass(frozen=True)
+class KindLoader:
+    """How one kind of file is dated, checked against the warehouse and written."""
+
+    # Rows to write (a count sheet drops its blank lines) and what the summary says of that.
+    prepare: Callable[[pl.DataFrame, LoadContext], tuple[pl.DataFrame, dict[str, Any]]]
+    # The load's date (MB52 snapshot, MM60 list date, count sheet's latest count date).
+    dated: Callable[[pl.DataFrame, LoadContext], date | None]
+    # Warehouse gates, run on the load's transaction before any write.
+    gates: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, LoadContext, date | None],
+                    gates.GateResult]
+    write: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, LoadContext, date | None],
+                    dict[str, Any]]
+    rows_loaded_key: str
+
+
+def _as_is(rows: pl.DataFrame, ctx: LoadContext) -> tuple[pl.DataFrame, dict[str, Any]]:
+    return rows, {}
+
+
+def _count_rows(rows: pl.DataFrame, ctx: LoadContext) -> tuple[pl.DataFrame, dict[str, Any]]:
+    rows, blank = rows_to_count(rows, ctx.as_of or date_from_file_name(ctx.file_name))
+    return rows, {"blank_lines": blank}
+
+
+def _dated_by_file(rows: pl.DataFrame, ctx: LoadContext) -> date:
+    return file_date(ctx.path, ctx.as_of)
+
+
+def _dated_by_counts(rows: pl.DataFrame, ctx: LoadContext) -> date | None:
+    latest = rows["count_date"].max() if rows.height else None
+    return latest or ctx.as_of or date_from_file_name(ctx.file_name)  # type: ignore[return-value]
+
+
+def _mm60_gates(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                day: date | None) -> gates.GateResult:
+    assert day is not None
+    return gates.GateResult(
+        hard=gates.no_problems(),
+        forceable=pl.concat([gates.stale_master_gate(con, rows, day),
+                             gates.master_size_gate(con, rows, ctx.settings)]),
+    )
+
+
+def _mb52_gates(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                day: date | None) -> gates.GateResult:
+    return gates.GateResult(hard=gates.no_problems(),
+                            forceable=gates.stock_size_gate(con, rows, ctx.settings))
+
+
+def _count_gates(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                 day: date | None) -> gates.GateResult:
+    hard = pl.concat([gates.missing_count_dates(rows, "Count Date"),
+                      gates.unknown_count_materials(con, rows)]).sort("row")
+    return gates.GateResult(hard=hard, forceable=gates.no_problems())
+
+
+def _write_mm60(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                day: date | None) -> dict[str, Any]:
+    return load_material_master(con, rows, ctx.load_id, ctx.now)
+
+
+def _write_mb52(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                day: date | None) -> dict[str, Any]:
+    assert day is not None
+    return load_stock_snapshot(con, rows, ctx.load_id, day)
+
+
+def _write_counts(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, ctx: LoadContext,
+                  day: date | None) -> dict[str, Any]:
+    return load_count_sheet(con, rows, ctx.load_id, ctx.now, ctx.file_name,
+                            ctx.settings.counting)
+
+
+LOADERS: dict[ExportKind, KindLoader] = {
+    ExportKind.MM60: KindLoader(_as_is, _dated_by_file, _mm60_gates, _write_mm60, "materials"),
+    ExportKind.MB52: KindLoader(_as_is, _dated_by_file, _mb52_gates, _write_mb52, "lines"),
+    ExportKind.COUNT_SHEET: KindLoader(_count_rows, _dated_by_counts, _count_gates,
+                                       _write_counts, "counts"),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# The load
+# ------------------------------------------------------------------------------------------
+
+def read_file(path: Path, name: str, as_of: date | None,
+              settings: Settings) -> tuple[ParsedExport | None, pl.DataFrame]:
+    """The file gates: parse it, and every problem that makes it unloadable whatever the
+    warehouse holds (bad rows, ambiguous headers, malformed text, an impossible name date)."""
+    problems = [gates.no_problems()]
+    if as_of is None:
+        try:
+            date_from_file_name(name)
+        except NameDateError as error:
+            problems.append(gates.file_problem(str(error), value=name))
+    parsed: ParsedExport | None = None
+    try:
+        parsed = parse_export(path, settings)
+        problems.append(parsed.problems)
+        if parsed.rows.is_empty() and parsed.kind is not ExportKind.COUNT_SHEET:
+            # An empty MB52 would replace its day's snapshot with nothing; an empty MM60
+            # would deactivate nothing and say it loaded. Either is a failed export.
+            problems.append(gates.file_problem(
+                f"a {parsed.kind.value.upper()} header on row {parsed.header_row} but no data "
+                "rows below it: an empty export"))
+        if parsed.kind is ExportKind.MB52:
+            problems.append(duplicate_stock_lines(parsed.rows))
+    except UnreadableFile as error:
+        problems.append(gates.file_problem(str(error), row=error.row))
+    return parsed, pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
 
 
 def load_file(
@@ -199,57 +345,53 @@ def load_file(
     run_id: str | None = None,
     progress: ProgressCallback | None = None,
     force: bool = False,
+    forced_by: str | None = None,
 ) -> LoadResult:
-    """Load one export or count sheet; never raises for a bad file (the result says rejected)."""
+    """Load one export or count sheet; never raises for a bad file (the result says rejected).
+
+    ``force`` loads a file refused only for its size or age (and the same bytes again);
+    ``forced_by`` names who decided that (the summary keeps it).
+    """
     settings = settings or get_settings()
     settings.ensure_dirs()
     path = Path(path).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist or is not a file")
+        raise FileNotFoundError(f"{printable_name(str(path))} does not exist or is not a file")
     sha = file_sha256(path)
-    started = datetime.now()
-    with warehouse(settings.database) as con:
-        load_id = con.execute("SELECT nextval('load_id')").fetchone()[0]
-        con.execute(
-            """INSERT INTO load_log (load_id, file_name, sha256, status, started_at, run_id,
-                                     progress_phase)
-               VALUES (?, ?, ?, 'running', ?, ?, 'reading')""",
-            [load_id, path.name, sha, started, run_id],
-        )
-        earlier = fetch(
-            con,
-            """SELECT load_id, file_name, kind, snapshot_date FROM load_log
-               WHERE sha256 = ? AND status = 'loaded' ORDER BY load_id DESC LIMIT 1""",
-            [sha],
-        )
-    result = LoadResult(load_id=load_id, file_name=path.name, sha256=sha, status="running")
+    name = printable_name(path.name)
+    load_id, earlier = _start_log(settings, name, sha, run_id, force)
+    result = LoadResult(load_id=load_id, file_name=name, sha256=sha, status="running",
+                        forced=force)
+    try:
+        if not earlier.is_empty() and not force:
+            return _duplicate(settings, result, path, earlier.row(0, named=True))
+        return _load(settings, result, path, as_of, progress, forced_by)
+    except Exception as error:
+        # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the file
+        # stays where it is so the load can be retried, and the log says what happened.
+        if result.status == "running":
+            result.status, result.error = "failed", f"{type(error).__name__}: {error}"
+            _finish(settings, result)
+        raise
 
-    if not earlier.is_empty() and not force:
-        first = earlier.row(0, named=True)
-        result.status, result.kind = "duplicate", first["kind"]
-        result.snapshot_date = first["snapshot_date"]
-        result.summary = {"duplicate_of_load": first["load_id"], "first_file": first["file_name"]}
-        result.error = (f"same bytes as {first['file_name']} (load {first['load_id']}); "
-                        "not loaded again")
-        result.moved_to = settle_file(path, settings.archive_dir, settings)
-        _finish(settings, result, datetime.now())
-        return result
 
+def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) -> LoadResult:
+    result.status, result.kind = "duplicate", first["kind"]
+    result.snapshot_date = first["snapshot_date"]
+    result.summary = {"duplicate_of_load": first["load_id"], "first_file": first["file_name"]}
+    result.error = (f"same bytes as {first['file_name']} (load {first['load_id']}); "
+                    "not loaded again")
+    result.moved_to = settle_file(path, settings.archive_dir, settings)
+    _finish(settings, result)
+    return result
+
+
+def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
+          progress: ProgressCallback | None, forced_by: str | None = None) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
     t0 = time.perf_counter()
-    parsed: ParsedExport | None = None
-    try:
-        parsed = parse_export(path, settings)
-        problems = parsed.problems
-        if parsed.kind is ExportKind.MB52:
-            problems = pl.concat([problems, duplicate_stock_lines(parsed.rows)]).cast(
-                PROBLEM_SCHEMA)
-    except UnreadableFile as error:
-        problems = pl.DataFrame(
-            [{"row": None, "column": None, "value": None, "reason": str(error)}],
-            schema=PROBLEM_SCHEMA,
-        )
+    parsed, problems = read_file(path, result.file_name, as_of, settings)
     result.parse_seconds = time.perf_counter() - t0
     if parsed is not None:
         result.kind, result.rows_read = parsed.kind.value, parsed.rows_read
@@ -257,50 +399,43 @@ def load_file(
                           "header_row": parsed.header_row,
                           "number_format": parsed.number_format.value,
                           "skipped_rows": parsed.skipped}
-    if not problems.is_empty():
-        return _reject(settings, result, path, parsed, problems)
+    if forced_by:
+        result.summary["forced_by"] = forced_by
+    if not problems.is_empty() or parsed is None:
+        return _reject(settings, result, path, parsed,
+                       gates.GateResult(problems, gates.no_problems()))
 
-    assert parsed is not None
-    rows = parsed.rows
+    loader = LOADERS[parsed.kind]
+    ctx = LoadContext(path=path, file_name=result.file_name, load_id=result.load_id,
+                      as_of=as_of, settings=settings, now=datetime.now())
+    rows, prepared = loader.prepare(parsed.rows, ctx)
+    result.summary.update(prepared)
     if progress is not None:
         progress("parsed", parsed.rows_read, parsed.rows_read)
-    _progress(settings, load_id, progress, "writing", 0, rows.height)
+    _progress(settings, result.load_id, progress, "writing", 0, rows.height)
     t1 = time.perf_counter()
-    now = datetime.now()
     try:
         with warehouse(settings.database) as con:
-            if parsed.kind is ExportKind.MM60:
-                result.snapshot_date = snapshot_date_for(path, as_of)
-                details = load_material_master(con, rows, load_id, now)
-                result.rows_loaded = details["materials"]
-            elif parsed.kind is ExportKind.MB52:
-                result.snapshot_date = snapshot_date_for(path, as_of)
-                details = load_stock_snapshot(con, rows, load_id, result.snapshot_date)
-                result.rows_loaded = details["lines"]
-            else:
-                default_date = as_of or date_from_file_name(path.name)
-                rows, blank = rows_to_count(rows, default_date)
-                problems = pl.concat([missing_date_problems(rows, "Count Date"),
-                                      unknown_material_problems(con, rows)])
-                if not problems.is_empty():
-                    raise _Rejected(problems.sort("row"))
-                details = load_count_sheet(con, rows, load_id, now, path.name)
-                details["blank_lines"] = blank
-                result.rows_loaded = details["counts"]
-                result.snapshot_date = rows["count_date"].max() if rows.height else default_date
+            day = loader.dated(rows, ctx)
+            checked = loader.gates(con, rows, ctx, day)
+            if checked.refused_unless_forced(result.forced):
+                raise gates.Refused(checked)
+            if not checked.forceable.is_empty():
+                result.summary["forced_past"] = checked.forceable["reason"].to_list()
+            details = loader.write(con, rows, ctx, day)
+            result.snapshot_date = day
             result.summary.update(details)
+            result.rows_loaded = details[loader.rows_loaded_key]
             result.status = "loaded"
             result.db_seconds = time.perf_counter() - t1
             result.summary["parse_seconds"] = round(result.parse_seconds, 3)
             result.summary["db_seconds"] = round(result.db_seconds, 3)
             _write_log(con, result, datetime.now())
-    except _Rejected as rejection:
-        return _reject(settings, result, path, parsed, rejection.problems)
-    except Exception as error:
-        # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the file
-        # stays where it is so the load can be retried, and the log says what happened.
-        result.status, result.error = "failed", f"{type(error).__name__}: {error}"
-        _finish(settings, result, datetime.now())
+    except gates.Refused as refusal:
+        result.status = "running"
+        return _reject(settings, result, path, parsed, refusal.gates)
+    except BaseException:
+        result.status = "running"  # rolled back: load_file records the failure
         raise
     result.moved_to = settle_file(path, settings.archive_dir, settings)
     if progress is not None:
@@ -309,14 +444,48 @@ def load_file(
 
 
 def _reject(settings: Settings, result: LoadResult, path: Path, parsed: ParsedExport | None,
-            problems: pl.DataFrame) -> LoadResult:
-    result.status = "rejected"
+            found: gates.GateResult) -> LoadResult:
+    problems = found.all()
     result.problems = problems
     result.rows_loaded = 0
+    result.forceable = found.hard.is_empty()
+    result.forced = False
     target = settle_file(path, settings.rejected_dir, settings)
-    write_error_report(target, result.file_name, parsed, problems)
+    write_error_report(target, result.file_name, parsed, problems, result.forceable)
+    result.status = "rejected"
     result.moved_to = target
     result.error = "\n".join(format_problems(problems, ERROR_LINES_IN_LOG))
     result.summary["problems"] = problems.height
-    _finish(settings, result, datetime.now())
+    result.summary["forceable"] = result.forceable
+    result.summary["rejected_file"] = str(target)
+    _finish(settings, result)
     return result
+
+
+class NotForceable(ValueError):
+    """The load asked to be forced was not refused for its size or age alone."""
+
+
+def force_load(load_id: int, *, user: User, settings: Settings | None = None) -> LoadResult:
+    """Load anyway the file of a refusal that only a manager may override (a suspiciously
+    small export, an older MM60): the dashboard's "load anyway". ``load_log`` records it as
+    forced. The caller runs ``after_load`` (and reports to Dagster) as for any load."""
+    require(user, Action.FORCE_LOADS)
+    settings = settings or get_settings()
+    rows = fetch_log(settings, load_id)
+    if rows is None or rows["status"] != "rejected":
+        raise NotForceable(f"load {load_id} is not a refused file")
+    summary = json.loads(rows["summary"] or "{}")
+    path = Path(summary.get("rejected_file", ""))
+    if not summary.get("forceable"):
+        raise NotForceable(f"{rows['file_name']} has problems no one may override; fix the "
+                           "file and drop it again")
+    if not path.is_file():
+        raise NotForceable(f"{path} is no longer there")
+    return load_file(path, settings=settings, force=True, forced_by=user.name)
+
+
+def fetch_log(settings: Settings, load_id: int) -> dict[str, Any] | None:
+    with warehouse(settings.database, read_only=True) as con:
+        rows = fetch(con, "SELECT * FROM load_log WHERE load_id = ?", [load_id])
+    return rows.row(0, named=True) if rows.height else None

@@ -6,7 +6,6 @@ behind it. Nothing here raises on bad data; bad data is what it reports.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,6 +14,7 @@ import duckdb
 import polars as pl
 
 from pipelines.counting.calendar import first_working_day_from, previous_working_day
+from pipelines.sap.headers import PHYSICAL_STOCK
 from pipelines.warehouse.db import fetch
 
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -26,7 +26,6 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "count_schedule": ("schedule_id",),
     "load_log": ("load_id",),
 }
-STOCK_QUANTITIES = ("unrestricted", "quality_inspection", "restricted", "blocked", "returns")
 EXAMPLES = 10
 
 
@@ -64,9 +63,9 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> date | None:
 def negative_stock(con: duckdb.DuckDBPyConnection) -> Outcome:
     """Negative quantities in the latest snapshot (SAP allows them only where configured)."""
     snapshot = latest_snapshot(con)
-    condition = " OR ".join(f"{c} < 0" for c in STOCK_QUANTITIES)
+    condition = " OR ".join(f"{c} < 0" for c in PHYSICAL_STOCK)
     rows = fetch(con, f"""SELECT material, plant, storage_location, special_stock,
-                                 {", ".join(STOCK_QUANTITIES)}
+                                 {", ".join(PHYSICAL_STOCK)}
                           FROM sap_stock WHERE snapshot_date = ? AND ({condition})
                           ORDER BY material, plant""", [snapshot])
     passed = rows.is_empty()
@@ -109,15 +108,9 @@ def counts_of_unknown_materials(con: duckdb.DuckDBPyConnection) -> Outcome:
     )
 
 
-def max_row_drop_pct() -> float:
-    return float(os.environ.get("WICS_MAX_ROW_DROP_PCT", "20"))
-
-
-def row_count_drop(con: duckdb.DuckDBPyConnection, kind: str,
-                   limit_pct: float | None = None) -> Outcome:
+def row_count_drop(con: duckdb.DuckDBPyConnection, kind: str, limit_pct: float) -> Outcome:
     """The latest load of ``kind`` has not lost more than ``limit_pct`` % of the previous
     load's rows (for MM60: the previous load of the same plants). Likely a partial export."""
-    limit_pct = max_row_drop_pct() if limit_pct is None else limit_pct
     loads = fetch(con, """SELECT load_id, file_name, rows_loaded,
                                  CAST(json_extract(summary, '$.plants') AS VARCHAR) AS plants
                           FROM load_log WHERE kind = ? AND status = 'loaded'
@@ -156,10 +149,8 @@ def stock_freshness(con: duckdb.DuckDBPyConnection, today: date,
 
 
 def master_freshness(con: duckdb.DuckDBPyConnection, today: date,
-                     max_age_days: int | None = None) -> Outcome:
-    """The latest MM60 load is at most ``max_age_days`` (default 45) old."""
-    max_age_days = max_age_days if max_age_days is not None else int(
-        os.environ.get("WICS_MM60_MAX_AGE_DAYS", "45"))
+                     max_age_days: int) -> Outcome:
+    """The latest MM60 load is at most ``max_age_days`` (WICS_MM60_MAX_AGE_DAYS) old."""
     latest = fetch(con, """SELECT max(coalesce(snapshot_date, CAST(finished_at AS DATE)))
                            FROM load_log WHERE kind = 'mm60' AND status = 'loaded'""").item()
     age = (today - latest).days if latest else None

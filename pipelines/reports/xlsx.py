@@ -72,6 +72,15 @@ def set_widths(ws: Worksheet, widths: list[float] | tuple[float, ...]) -> None:
         ws.column_dimensions[get_column_letter(column)].width = width
 
 
+def fit_to_page_width(ws: Worksheet) -> None:
+    """Print landscape, one page wide (as many pages down as needed), numbered pages."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddFooter.right.text = "Page &P of &N"
+
+
 def safe_sheet_title(text: str) -> str:
     cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in text).strip("'") or "Sheet"
     return cleaned[:31]

@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.sap.expression import QuantityError, evaluate_quantity
 from pipelines.sap.formats import Grid, read_grid
-from pipelines.sap.headers import STOCK_FIELDS, ExportKind
+from pipelines.sap.headers import STOCK_FIELDS, ExportKind, ambiguity_reasons
 from pipelines.sap.material import clean_text, normalise_material, normalise_plant
 from pipelines.sap.numbers import (
     NumberFormat,
@@ -179,11 +179,42 @@ def _on_series(function: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Series], 
     return lambda texts: texts.to_frame("t").select(function(pl.col("t"))).to_series()
 
 
+def header_problems(grid: Grid) -> pl.DataFrame:
+    """Two columns for one field: the file is refused, naming both (never first-one-wins)."""
+    return pl.DataFrame(
+        [{"row": grid.header_row, "column": None, "value": None, "reason": reason}
+         for reason in ambiguity_reasons(grid.header)],
+        schema=PROBLEM_SCHEMA,
+    )
+
+
+def oversized_fields(grid: Grid, max_chars: int) -> pl.DataFrame:
+    """Cells longer than the field limit (a pasted document, a damaged file)."""
+    columns = [c for c in grid.cells.columns if c != "_row"]
+    longest = grid.cells.select(pl.max_horizontal(
+        [pl.col(c).str.len_chars().max() for c in columns])).item() if columns else None
+    if longest is None or longest <= max_chars:
+        return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    long_cells = grid.cells.select(
+        "_row", *[pl.col(c).str.len_chars().alias(c) for c in columns]
+    ).unpivot(index="_row", variable_name="column", value_name="chars").filter(
+        pl.col("chars") > max_chars).sort("_row").head(50)
+    return long_cells.select(
+        row=pl.col("_row"),
+        column=pl.lit(None, dtype=pl.String),
+        value=pl.lit(None, dtype=pl.String),
+        reason=pl.format("a field of {} characters, over the size limit of " + f"{max_chars:,}"
+                         + " (WICS_MAX_FIELD_CHARS)", pl.col("chars")),
+    ).cast(PROBLEM_SCHEMA)
+
+
 def parse_export(path: Path, settings: Settings) -> ParsedExport:
     """Read, type and validate one export file. Raises UnreadableFile for whole-file problems."""
     grid = read_grid(path, settings)
     kind = grid.header.kind
     assert kind is not None  # read_grid only returns grids whose header has a kind
+    file_problems = pl.concat([header_problems(grid),
+                               oversized_fields(grid, settings.max_field_chars)])
     frame, labels = _labelled_columns(grid)
     rows_read = frame.height
     frame, skipped = _drop_non_data_rows(frame, labels)
@@ -255,7 +286,7 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
                   normalise_plant(pl.col("storage_location")).alias("storage_location")]
         checks.append(("quantity", label("quantity"), pl.col("_quantity_problem")))
 
-    problems = _problems(frame, checks)
+    problems = pl.concat([file_problems, _problems(frame, checks)])
     rows = frame.select("_row", *typed)
     return ParsedExport(
         path=path, kind=kind, file_format=grid.file_format, encoding=grid.encoding,

@@ -48,7 +48,17 @@ EXPORT_HEADER = HeaderRule(
 
 
 class UnreadableFile(ValueError):
-    """The file is not an export WICS can read; the message says why, for a person."""
+    """The file is not an export WICS can read; the message says why, for a person, and
+    ``row`` the file's row or line where the problem is, when it is in one place."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+# A line may hold many fields, but one this many times the field limit is not an export line;
+# refusing it before decoding keeps a 200 MB file without a newline from costing gigabytes.
+LINE_LIMIT_FIELDS = 4
 
 
 @dataclass(frozen=True)
@@ -239,23 +249,105 @@ def _split_line(line: str, separator: str) -> list[str]:
     return line.split(separator)
 
 
+def _split_quoted(line: str, separator: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=separator))
+    except (csv.Error, StopIteration):
+        return []  # not a well-formed header line (header lines are never quoted oddly)
+
+
 def _find_text_header(lines: list[str],
                       rule: HeaderRule = EXPORT_HEADER) -> tuple[int, HeaderMatch, str] | None:
     """The header line and separator: the split of the first lines that names most fields."""
     best: tuple[int, HeaderMatch, str] | None = None
     for separator in TEXT_SEPARATORS:
         split: Callable[[str], list[str]] = (
-            (lambda s, sep=separator: next(csv.reader([s], delimiter=sep)))
+            (lambda s, sep=separator: _split_quoted(s, sep))
             if separator in ",;" else (lambda s, sep=separator: _split_line(s, sep))
         )
-        rows = [split(line) if line.strip() else [] for line in lines[:HEADER_SEARCH_ROWS]]
+        # A header is short; a giant first line is data (and is refused by read_text).
+        rows = [split(line) if line.strip() and len(line) <= 64 * 1024 else []
+                for line in lines[:HEADER_SEARCH_ROWS]]
         found = _best_header(rows, rule)
         if found and (best is None or found[1].score > best[1].score):
             best = (found[0], found[1], separator)
     return best
 
 
-def read_text(data: bytes, rule: HeaderRule = EXPORT_HEADER) -> Grid:
+def check_line_lengths(data: bytes, max_field_chars: int) -> None:
+    """Refuse, before decoding, a line far longer than any export line can be."""
+    limit = max_field_chars * LINE_LIMIT_FIELDS
+    if len(data) <= limit:
+        return
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if end - start > limit:
+            number = data.count(b"\n", 0, start) + 1
+            raise UnreadableFile(
+                f"line {number} is {end - start:,} bytes long without "
+                f"a line break, over the limit of {limit:,} ({LINE_LIMIT_FIELDS} × "
+                "WICS_MAX_FIELD_CHARS): a field over the size limit or a damaged file",
+                row=number,
+            )
+        start = end + 1
+
+
+def _quoted_rows(body: str, separator: str, first_line: int,
+                 max_field_chars: int) -> tuple[list[list[str]], list[int]]:
+    """Rows of a comma/semicolon file, quotes honoured strictly.
+
+    A quote that is not closed on its own line is a malformed file: merging the lines after it
+    into one field would silently drop them (``"12 INCH PIPE;5`` swallowing the rest).
+    """
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    previous_limit = csv.field_size_limit(max_field_chars)
+    reader = csv.reader(io.StringIO(body), delimiter=separator, strict=True)
+    line = first_line
+    try:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                at = first_line + reader.line_num
+                reason = str(error)
+                if "field larger than field limit" in reason:
+                    raise UnreadableFile(
+                        f"line {line + 1} has a field over the size limit of "
+                        f"{max_field_chars:,} characters (WICS_MAX_FIELD_CHARS)", row=line + 1,
+                    ) from error
+                if "unexpected end of data" in reason:
+                    raise UnreadableFile(
+                        f'line {line + 1}: a quote (") is opened and never closed; the '
+                        "rest of the file would be read as one field, so nothing was loaded",
+                        row=line + 1) from error
+                if at > line + 1:  # the record began on an earlier line: its quote is open
+                    raise UnreadableFile(
+                        f'line {line + 1}: a quote (") opened on this line is not closed on '
+                        f"it (unbalanced quote; a field may not span lines), so nothing was "
+                        "loaded", row=line + 1) from error
+                raise UnreadableFile(f"line {at}: malformed quoting ({reason})", row=at) from error
+            if reader.line_num - (line - first_line) > 1:
+                raise UnreadableFile(
+                    f'line {line + 1}: a quote (") opened on this line closes only on line '
+                    f"{first_line + reader.line_num}; a field may not span lines in a "
+                    f"{'semicolon' if separator == ';' else 'comma'}-separated export "
+                    "(an unbalanced quote), so nothing was loaded", row=line + 1)
+            line = first_line + reader.line_num
+            rows.append(fields)
+            numbers.append(line)
+    finally:
+        csv.field_size_limit(previous_limit)
+    return rows, numbers
+
+
+def read_text(data: bytes, max_field_chars: int = 131_072,
+              rule: HeaderRule = EXPORT_HEADER) -> Grid:
+    check_line_lengths(data, max_field_chars)
     text, encoding = decode_text(data)
     lines = text.splitlines()
     best = _find_text_header(lines, rule)
@@ -265,12 +357,10 @@ def read_text(data: bytes, rule: HeaderRule = EXPORT_HEADER) -> Grid:
     body_rows: list[list[str]] = []
     numbers: list[int] = []
     if separator in ",;":
-        # Quoted fields may hold separators (and, rarely, line breaks): let csv track lines.
-        reader = csv.reader(io.StringIO("\n".join(lines[header_index + 1 :])), delimiter=separator)
-        for fields in reader:
-            body_rows.append(fields)
-            numbers.append(header_index + 1 + reader.line_num)
+        body_rows, numbers = _quoted_rows("\n".join(lines[header_index + 1 :]), separator,
+                                          header_index + 1, max_field_chars)
     else:
+        # Tab "Spreadsheet" and pipe lists have no quoting: `12"` is an inch mark there.
         for number, line in enumerate(lines[header_index + 1 :], start=header_index + 2):
             body_rows.append(_split_line(line, separator))
             numbers.append(number)
@@ -395,4 +485,4 @@ def read_grid(path: Path, settings: Settings, rule: HeaderRule = EXPORT_HEADER) 
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
             and head.count(b"\x00") < len(head) // 4:
         raise UnreadableFile("binary data, not a spreadsheet or text export")
-    return read_text(data, rule)
+    return read_text(data, settings.max_field_chars, rule)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -105,9 +105,12 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 # What makes a header an export of each kind (beyond material and plant, which all need).
+# MB52 stock quantity columns, in table order: the one list of them (readers, schema checks,
+# reconciliation's stock basis, quality checks, demo data). Physical stock is on the shelf.
 STOCK_FIELDS = (
     "unrestricted", "quality_inspection", "restricted", "blocked", "returns", "in_transit",
 )
+PHYSICAL_STOCK = tuple(field for field in STOCK_FIELDS if field != "in_transit")
 MASTER_FIELDS = (
     "material_type", "material_group", "abc_indicator", "price", "price_unit", "valuation_type",
 )
@@ -133,9 +136,12 @@ def field_for_label(label: object) -> str | None:
 class HeaderMatch:
     """A header row: where each canonical field is, and which export it makes the file."""
 
-    columns: dict[str, int]  # canonical field -> column index (first occurrence wins)
+    columns: dict[str, int]  # canonical field -> column index (first occurrence)
     kind: ExportKind | None
     labels: tuple[str, ...]
+    # Fields named by more than one column (two "Unrestricted", Plant + Werk, Quantity +
+    # Counted Qty): field -> every column index. Which one is meant cannot be guessed.
+    ambiguous: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def score(self) -> int:
@@ -144,12 +150,25 @@ class HeaderMatch:
 
 def match_header(cells: Sequence[object]) -> HeaderMatch:
     """Map one row of cells to canonical fields and decide the export kind."""
-    columns: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     for index, cell in enumerate(cells):
-        field = field_for_label(cell)
-        if field is not None and field not in columns:
-            columns[field] = index
-    return HeaderMatch(columns, classify(columns), tuple(str(c or "") for c in cells))
+        name = field_for_label(cell)
+        if name is not None:
+            found.setdefault(name, []).append(index)
+    columns = {name: indexes[0] for name, indexes in found.items()}
+    ambiguous = {name: tuple(indexes) for name, indexes in found.items() if len(indexes) > 1}
+    return HeaderMatch(columns, classify(columns), tuple(str(c or "") for c in cells),
+                       ambiguous)
+
+
+def ambiguity_reasons(header: HeaderMatch) -> list[str]:
+    """One sentence per field that several columns name, quoting every such column."""
+    reasons = []
+    for name, indexes in header.ambiguous.items():
+        quoted = " and ".join(f'"{header.labels[i].strip()}" (column {i + 1})' for i in indexes)
+        reasons.append(f"ambiguous header: columns {quoted} all mean {name.replace('_', ' ')}; "
+                       "WICS cannot tell which one to load, so remove or rename all but one")
+    return reasons
 
 
 def classify(columns: dict[str, int] | set[str]) -> ExportKind | None:

@@ -8,6 +8,8 @@ leading zeros significant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 # Spaces SAP exports and hand-typed sheets carry around values: NBSP, narrow NBSP, BOM, ...
@@ -37,9 +39,23 @@ def normalise_plant(expr: pl.Expr) -> pl.Expr:
     return clean_text(expr).str.to_uppercase()
 
 
-def normalise_material_value(value: object, *, lexicographic: bool = False) -> str | None:
-    """The same normalisation for one value typed into a form."""
+def _one(normalise: Callable[[pl.Expr], pl.Expr], value: object) -> str | None:
+    """A column normalisation applied to one value typed into a form (None stays None)."""
     if value is None:
         return None
-    series = pl.Series([str(value)], dtype=pl.String)
-    return pl.select(normalise_material(pl.lit(series), lexicographic=lexicographic)).item()
+    return pl.select(normalise(pl.lit(str(value), dtype=pl.String))).item()
+
+
+def normalise_material_value(value: object, *, lexicographic: bool = False) -> str | None:
+    """``normalise_material`` for one value typed into a form."""
+    return _one(lambda expr: normalise_material(expr, lexicographic=lexicographic), value)
+
+
+def normalise_plant_value(value: object) -> str | None:
+    """``normalise_plant`` for one value (plants and storage locations)."""
+    return _one(normalise_plant, value)
+
+
+def clean_text_value(value: object) -> str | None:
+    """``clean_text`` for one value: trimmed, empty as None."""
+    return _one(clean_text, value)

@@ -31,10 +31,11 @@ _PATTERNS = {
 }
 
 
-def _unsigned(expr: pl.Expr) -> pl.Expr:
-    """Text of a number without its sign or inner spaces (``12-`` and ``-12`` both give 12)."""
-    text = clean_text(expr).str.replace_all(r"[\s\u00a0']", "")
-    return text.str.strip_chars_start("-+").str.strip_chars_end("-")
+def _unsigned(text: pl.Expr) -> pl.Expr:
+    """Cleaned text of a number without its sign or inner spaces (``12-`` and ``-12`` both
+    give 12)."""
+    return (text.str.replace_all(r"[\s\u00a0']", "")
+            .str.strip_chars_start("-+").str.strip_chars_end("-"))
 
 
 def detect_number_format(values: Iterable[pl.Series]) -> NumberFormat:
@@ -43,7 +44,7 @@ def detect_number_format(values: Iterable[pl.Series]) -> NumberFormat:
     # The votes count distinct unsigned texts: unsigning distinct texts gives the same set.
     # A text without "." or "," votes for neither convention, so only those with one count.
     unique = (pl.DataFrame({"v": texts}).unique()
-              .select(_unsigned(pl.col("v")).alias("v"))
+              .select(_unsigned(clean_text(pl.col("v"))).alias("v"))
               .filter(pl.col("v").str.contains("[.,]")).unique())
     votes = unique.select(
         has_dot=pl.col("v").str.contains(r"\.", literal=False),
@@ -73,28 +74,13 @@ def detect_number_format(values: Iterable[pl.Series]) -> NumberFormat:
     return NumberFormat.ENGLISH if english >= german else NumberFormat.GERMAN
 
 
-def parse_number(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
-    """Float of an SAP number text; null where the text is empty or not a number."""
-    unsigned = _unsigned(expr)
-    negative = clean_text(expr).str.contains(r"^-|-$")
-    if number_format is NumberFormat.ENGLISH:
-        plain = unsigned.str.replace_all(",", "")
-    elif number_format is NumberFormat.GERMAN:
-        plain = unsigned.str.replace_all(r"\.", "").str.replace(",", ".")
-    else:
-        plain = unsigned.str.replace(",", ".")
-    valid = unsigned.str.contains(_PATTERNS[number_format]) & unsigned.str.contains("[0-9]")
-    value = pl.when(valid).then(plain.cast(pl.Float64, strict=False))
-    return pl.when(negative).then(-value).otherwise(value)
-
-
 def parse_numbers(texts: pl.Series, number_format: NumberFormat, *,
                   cleaned: bool = False) -> pl.Series:
-    """``parse_number`` of a whole column, computed step by step so that each step runs once.
+    """Floats of a column of SAP number texts; null where a text is empty or not a number in
+    ``number_format`` (``12-`` and ``-12`` are both minus twelve).
 
-    The expression form repeats its cleaned and unsigned text in every branch, and polars
-    evaluates each repetition; here every intermediate column is computed once, and regular
-    expressions that only match one literal are literal operations. Same values.
+    Computed step by step so that each intermediate column is computed once, and regular
+    expressions that only match one literal are literal operations.
     ``cleaned``: the texts already went through ``clean_text`` (trimmed, empty as null).
     """
     u = pl.col("u")
@@ -106,8 +92,7 @@ def parse_numbers(texts: pl.Series, number_format: NumberFormat, *,
         plain = u.str.replace(",", ".", literal=True)
     text = pl.col("t") if cleaned else clean_text(pl.col("t"))
     steps = texts.to_frame("t").lazy().select(text.alias("t")).select(
-        u=pl.col("t").str.replace_all(r"[\s\u00a0']", "")
-        .str.strip_chars_start("-+").str.strip_chars_end("-"),
+        u=_unsigned(pl.col("t")),
         negative=pl.col("t").str.starts_with("-") | pl.col("t").str.ends_with("-"),
     ).select(
         "negative",
@@ -119,13 +104,9 @@ def parse_numbers(texts: pl.Series, number_format: NumberFormat, *,
     return steps.collect().to_series().alias(texts.name)
 
 
-def number_problem(expr: pl.Expr, number_format: NumberFormat) -> pl.Expr:
-    """Reason text where a non-empty cell is not a number of the file's format, else null."""
-    return number_problem_of(clean_text(expr), parse_number(expr, number_format), number_format)
-
-
 def number_problem_of(text: pl.Expr, value: pl.Expr, number_format: NumberFormat) -> pl.Expr:
-    """``number_problem`` from the cleaned text and its already parsed value."""
+    """Reason text where a non-empty cell (``text``, cleaned) did not parse as a number of the
+    file's format (``value`` null), else null."""
     bad = text.is_not_null() & value.is_null()
     return pl.when(bad).then(pl.lit(f"not a number in this file's format ({number_format})"))
 
@@ -140,11 +121,8 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce([text.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS])
 
 
-def date_problem(expr: pl.Expr) -> pl.Expr:
-    return date_problem_of(clean_text(expr), parse_date(expr))
-
-
 def date_problem_of(text: pl.Expr, value: pl.Expr) -> pl.Expr:
-    """``date_problem`` from the cleaned text and its already parsed date."""
+    """Reason text where a non-empty cell (``text``, cleaned) did not parse as a date
+    (``value`` null), else null."""
     bad = text.is_not_null() & value.is_null()
     return pl.when(bad).then(pl.lit("not a date (expected e.g. 2026-11-20, 20.11.2026)"))

@@ -1,7 +1,11 @@
-"""The SQL of each warehouse table: the contract in DESIGN.md, in one place.
+"""The SQL of each warehouse table as it is today: the contract in DESIGN.md, in one place.
 
-Tables are created on first use (``CREATE ... IF NOT EXISTS``), so a fresh ``WICS_HOME`` needs
-no migration step. More columns are welcome; renaming one needs the whole project changed.
+``create_schema`` runs the migrations (``pipelines.warehouse.migrations``) the first time a
+process opens the warehouse file (``warehouse()`` ensures it once per process and file): a
+fresh ``WICS_HOME`` gets these tables from migration 1, a file made by an earlier WICS gets
+the migrations it lacks. Changing a table here therefore
+needs a migration too (see that module). More columns are welcome; renaming one needs the
+whole project changed.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ TABLES: dict[str, str] = {
             snapshot_date  DATE,
             rows_read      BIGINT,
             rows_loaded    BIGINT,
-            status         VARCHAR NOT NULL,  -- running / loaded / rejected / duplicate
+            status         VARCHAR NOT NULL,  -- running/loaded/rejected/duplicate/failed
             error          VARCHAR,
             summary        JSON,
             progress_phase VARCHAR,
@@ -141,7 +145,18 @@ TABLES: dict[str, str] = {
             progress_total BIGINT,
             started_at     TIMESTAMP NOT NULL,
             finished_at    TIMESTAMP,
-            run_id         VARCHAR
+            run_id         VARCHAR,
+            -- the columns below came with migration 2, which appends them in this order
+            forced         BOOLEAN DEFAULT FALSE,  -- loaded with --force / "load anyway"
+            -- the process running the load, so a dead one's row can be marked failed
+            pid            BIGINT,
+            host           VARCHAR,
+            boot_id        VARCHAR,
+            start_ticks    BIGINT,
+            -- after_load of a loaded file: pending (committed, not refreshed yet) / done
+            refresh_state  VARCHAR,
+            refreshed_at   TIMESTAMP,
+            refresh_error  VARCHAR
         )""",
 }
 
@@ -151,8 +166,8 @@ SEQUENCES = ("load_id", "count_schedule_id", "physical_count_id")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table, sequence and index that does not exist yet."""
-    for name in SEQUENCES:
-        con.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START 1")
-    for ddl in TABLES.values():
-        con.execute(ddl)
+    """Bring the file to today's schema: apply the migrations it lacks (outside a
+    transaction; each migration is one)."""
+    from pipelines.warehouse.migrations import migrate
+
+    migrate(con)

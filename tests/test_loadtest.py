@@ -1,0 +1,24 @@
+"""``make loadtest`` in small: counters in threads of this process and in a second process
+save while a third loads an MM60 and an MB52; every save is there exactly once, and no caller
+saw an error. (Timing is for ``make loadtest``; nothing here asserts it.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.loadtest import Config, run
+
+
+@pytest.mark.slow
+def test_every_count_saved_under_load_is_there_exactly_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("WICS_HOME", str(tmp_path / "home"))  # run() sets it for its children
+    config = Config(home=tmp_path / "home", counters_in_process=6,
+                    counters_in_second_process=2, saves_per_counter=8, think_s=0.02,
+                    mm60_rows=2_000, mb52_rows=6_000, time_limit_s=300, log=False)
+    outcome = run(config)
+    assert [load["status"] for load in outcome.loads] == ["loaded", "loaded"]
+    assert [s.error for s in outcome.errors] == []
+    assert len(outcome.all_saves) == 8 * 8
+    assert outcome.lost == [] and outcome.duplicated == [] and outcome.phantom == []
+    assert len(outcome.in_warehouse) == 64
+    assert {s.counter for s in outcome.second_process} == {"p2c00", "p2c01"}
