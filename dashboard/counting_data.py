@@ -21,9 +21,9 @@ import polars as pl
 import streamlit as st
 
 from pipelines.access import AccessDenied
-from pipelines.counting.lookup import counts_entered, plants, search_materials
-from pipelines.counting.planning import counters_in, schedule_lines
-from pipelines.counting.records import CountError, count_history
+from pipelines.counting.materials import search_materials
+from pipelines.counting.planning import counters_in, plants, schedule_lines
+from pipelines.counting.records import CountError, count_history, list_counts
 from pipelines.counting.schedule import ScheduleError, schedule_for
 from pipelines.counting.schedule_sheet import ScheduleSheetRejected
 from pipelines.counting.summary import count_summary
@@ -90,7 +90,8 @@ def day_summary(day: date, plant: str | None = None) -> pl.DataFrame:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def entered_counts(day: date, counter: str | None = None,
                    include_voided: bool = False) -> pl.DataFrame:
-    return _read(counts_entered, day, counter=counter, include_voided=include_voided)
+    return _read(list_counts, count_date=day, counter=counter, include_voided=include_voided,
+                 settings=get_settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -100,7 +101,8 @@ def history_of(count_id: int) -> pl.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def materials_matching(text: str, plant: str | None = None) -> pl.DataFrame:
-    return _read(search_materials, text, plant=plant, settings=get_settings())
+    return _read(search_materials, text, plant=plant, limit=25, active_only=True,
+                 settings=get_settings())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -1,4 +1,5 @@
-"""Schedule views and moves, material search, a day's entries, the schedule-sheet upload."""
+"""Schedule views and moves, count entry's material search and day's entries, the schedule-sheet
+upload."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import pytest
 from counting_support import AT, MON, TUE, WED, add_material, schedule_rows
 
 from pipelines.access import AccessDenied, Role, User
-from pipelines.counting.lookup import counts_entered, search_materials
+from pipelines.counting.materials import search_materials
 from pipelines.counting.planning import (
     lines_per_day_and_counter,
     move_scheduled,
     schedule_lines,
 )
-from pipelines.counting.records import add_count, void_count
+from pipelines.counting.records import add_count, list_counts, void_count
 from pipelines.counting.schedule import ScheduleError, add_to_schedule
 from pipelines.counting.schedule_sheet import (
     ScheduleSheetRejected,
@@ -46,20 +47,19 @@ def con(wics_home):
         yield connection
 
 
-def test_search_finds_by_number_with_or_without_zeros_and_by_description(con, settings):
-    def first(text: str) -> str:
-        return search_materials(con, text, settings=settings)["material"].to_list()[0]
+def test_count_entry_search_leaves_inactive_materials_out(con, settings):
+    def found(text: str, **kwargs) -> list[str]:
+        return search_materials(con, text, active_only=True, settings=settings,
+                                **kwargs)["material"].to_list()
 
-    assert first("000000000010000001") == first("10000001") == "10000001"
-    by_prefix = search_materials(con, "1000000", settings=settings)["material"].to_list()
-    assert by_prefix == ["10000001", "10000002"]  # the inactive one is left out
-    assert search_materials(con, "bolt", settings=settings)["material"].to_list() == ["10000001"]
-    assert search_materials(con, "brkt-1", settings=settings)["plant"].to_list() == ["1100"]
-    assert search_materials(con, "nut", plant="1100", settings=settings).is_empty()
-    assert search_materials(con, "  ", settings=settings).is_empty()
+    assert found("000000000010000001")[0] == found("10000001")[0] == "10000001"
+    assert found("1000000") == ["10000001", "10000002"]  # not the inactive 10000009
+    assert "10000009" in search_materials(con, "1000000", settings=settings)["material"]
+    assert found("bolt") == ["10000001"]
+    assert found("nut", plant="1100") == []
 
 
-def test_counts_entered_lists_a_counters_day_with_and_without_voided(con, settings):
+def test_a_counters_day_lists_their_entries_with_description_and_unit(con, settings):
     kept = add_count(con, count_date=MON, material="10000001", plant="1000", quantity="2*6",
                      location="A1", counter="ana", user=ANA, entered_at=AT, settings=settings)
     gone = add_count(con, count_date=MON, material="10000002", plant="1000", quantity=3,
@@ -67,13 +67,17 @@ def test_counts_entered_lists_a_counters_day_with_and_without_voided(con, settin
     add_count(con, count_date=MON, material="10000002", plant="1000", quantity=1,
               counter="ben", user=BOSS, entered_at=AT, settings=settings)
     void_count(con, gone, user=ANA, settings=settings)
-    rows = counts_entered(con, MON, counter="ana")
+
+    def day(**kwargs):
+        return list_counts(con, count_date=MON, settings=settings, **kwargs)
+
+    rows = day(counter="ana")
     assert rows["count_id"].to_list() == [kept]
-    assert rows.row(0, named=True)["description"] == "BOLT M8 ZINC"
-    assert rows.row(0, named=True)["quantity_expr"] == "2*6"
-    assert set(counts_entered(con, MON, counter="ana", include_voided=True)["count_id"]) \
-        == {kept, gone}
-    assert counts_entered(con, MON).height == 2
+    row = rows.row(0, named=True)
+    assert (row["description"], row["base_uom"], row["quantity_expr"]) \
+        == ("BOLT M8 ZINC", "EA", "2*6")
+    assert set(day(counter="ana", include_voided=True)["count_id"]) == {kept, gone}
+    assert day().height == 2
 
 
 def test_lines_and_the_calendar_of_days_by_counter(con, settings):

@@ -139,3 +139,8 @@ def move_scheduled(
     )
     # A line moved onto a day that already has a count of it is filled at once.
     mark_counted(con)
+
+
+def plants(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Plants of the material master, in order (the schedule's plant filter)."""
+    return fetch(con, "SELECT DISTINCT plant FROM material ORDER BY plant")["plant"].to_list()
