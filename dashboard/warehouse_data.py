@@ -165,9 +165,10 @@ def variance_options() -> dict[str, Any]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def variances(start: date | None, end: date | None, plants: tuple[str, ...] = (),
               abc: tuple[str, ...] = (), out_of_tolerance: bool = False,
-              needs_recount: bool = False) -> pl.DataFrame:
+              needs_recount: bool = False, material: str | None = None) -> pl.DataFrame:
     return _read(variance_queries.find_variances, start=start, end=end, plants=plants,
-                 abc=abc, out_of_tolerance=out_of_tolerance, needs_recount=needs_recount)
+                 abc=abc, out_of_tolerance=out_of_tolerance, needs_recount=needs_recount,
+                 material=material)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

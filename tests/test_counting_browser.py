@@ -119,3 +119,22 @@ def test_a_counter_enters_a_count_but_cannot_change_the_schedule(demo_home):
         assert correction.get_by_label("Quantity").input_value() == "24*12+7"
         assert correction.get_by_label("Location").input_value() == "R12-B"
         screenshot(page, "count_entry_after_refresh", width=TABLET)
+
+        # The count is on the variances page at once: its line, counted quantity included.
+        material, plant = saved["material"].item(), saved["plant"].item()
+        with warehouse(read_only=True) as con:
+            line = fetch(con, "SELECT counted_qty FROM count_variance WHERE material = ? "
+                              "AND plant = ? AND count_date = current_date", [material, plant])
+        assert line.height == 1 and line["counted_qty"].item() >= 295
+        open_page(page, url, "Variances", "/variances")
+        page.get_by_label("Material", exact=True).fill(material)
+        page.get_by_label("Material", exact=True).press("Enter")
+        wait_for_script(page)
+        page.wait_for_timeout(1000)  # the table paints after the script finishes
+        page.locator("[data-testid=stDataFrame]").first.click(position={"x": 18, "y": 55})
+        page.get_by_text("SAP stock lines compared with").wait_for(timeout=30_000)
+        wait_for_script(page)
+        body = page.inner_text("body")
+        assert f"{material} · plant" in body
+        assert f"counted {line['counted_qty'].item():,.0f}" in body.replace("\u202f", ",")
+        screenshot(page, "variances_after_count")

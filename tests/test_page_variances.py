@@ -130,6 +130,7 @@ def test_filters_change_the_rows(counted):
     assert _table(out_a)["material"].to_list() == ["4"]
     assert {m.label: m.value for m in out_a.metric}["Lines"] == "1"
     assert _table(_page(recount_only=True, plants=["1000"]))["material"].to_list() == ["2"]
+    assert _table(_page(material=" 000000000000000003 "))["material"].to_list() == ["3"]
     later = _page(dates=(DAY + timedelta(days=1), DAY + timedelta(days=2)))
     assert later.info and "No variance line matches" in later.info[0].value
 

@@ -10,6 +10,7 @@ import streamlit as st
 from pipelines.access import Action
 from pipelines.counting.calendar import next_working_day
 from pipelines.counting.schedule import ScheduleError, add_to_schedule
+from pipelines.sap.material import normalise_material_value
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
@@ -44,17 +45,22 @@ if options["last_date"] is None:
 # --- filters -------------------------------------------------------------------------------
 last = options["last_date"]
 first = options["first_date"]
-when, plants_box, abc_box, flags_box = st.columns([2, 2, 2, 2])
+when, material_box, plants_box, abc_box, flags_box = st.columns([2, 2, 2, 2, 2])
 picked = when.date_input("Count dates", value=(max(first, last - timedelta(days=29)), last),
                          min_value=first, max_value=max(last, date.today()), key="dates")
 start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first, last)
+# ?material=... (a link from elsewhere) preselects one material, typed with or without zeros.
+typed = material_box.text_input("Material", value=st.query_params.get("material", ""),
+                                key="material", placeholder="all materials")
+material = normalise_material_value(
+    typed, lexicographic=get_settings().lexicographic_materials) if typed.strip() else None
 plants = plants_box.multiselect("Plant", options["plants"], key="plants",
                                 placeholder="all plants")
 abc = abc_box.multiselect("ABC class", options["abc"], key="abc", placeholder="all classes")
 out_only = flags_box.toggle("Out of tolerance only", key="out_only")
 recount_only = flags_box.toggle("Recount needed", key="recount_only")
 
-lines = variances(start, end, tuple(plants), tuple(abc), out_only, recount_only)
+lines = variances(start, end, tuple(plants), tuple(abc), out_only, recount_only, material)
 
 # --- headline ------------------------------------------------------------------------------
 judged = lines.filter(pl.col("within_tolerance").is_not_null())
@@ -125,7 +131,8 @@ if selected:
         st.caption(
             f"{line['description'] or ''} — counted {quantity(line['counted_qty'])}, SAP "
             f"{quantity(line['sap_qty'])} (snapshot {line['sap_snapshot_date'] or 'none'}), "
-            f"variance {quantity(line['variance_qty'])} = {percent(line['variance_pct'])}, "
+            f"variance {quantity(line['variance_qty'])}"
+            f"{'' if line['variance_pct'] is None else ' = ' + percent(line['variance_pct'])}, "
             f"{money_by_currency([(line['currency'], line['variance_value'])])}; tolerance "
             f"±{line['tolerance_pct']:g} %")
         counts_col, sap_col = st.columns(2)
