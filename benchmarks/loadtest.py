@@ -16,6 +16,7 @@ also for the saves made while the loads ran; written to ``benchmarks/results/loa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -76,6 +77,10 @@ class Outcome:
     load_window: tuple[float, float] = (0.0, 0.0)
     in_warehouse: dict[str, int] = field(default_factory=dict)  # tag -> rows
     wall_s: float = 0.0
+    # Moments the file watch saw the database open for writing by two processes at once, or
+    # by one process through two descriptors (either would let commits be lost).
+    double_writers: list[str] = field(default_factory=list)
+    watch_samples: int = 0
 
     @property
     def all_saves(self) -> list[Save]:
@@ -149,6 +154,45 @@ def run_counters(prefix: str, n: int, keys: list[tuple[str, str]], saves: int, t
     for thread in threads:
         thread.join()
     return out
+
+
+class FileWatch(threading.Thread):
+    """Samples which of the test's processes hold descriptors on the database file.
+
+    DuckDB keeps a second writer out with an fcntl lock, which is per process: a second
+    descriptor on the file in the same process (a second DuckDB instance, or anything that
+    opens and closes it) drops the lock silently. This watch is the load test's witness: at
+    every sample at most one process may have the file open read-write, through one
+    descriptor (DuckDB's own open opens it read-only twice first, never while holding it).
+    """
+
+    def __init__(self, database: Path, pids: list[int], every_s: float = 0.05) -> None:
+        super().__init__(daemon=True, name="file-watch")
+        self.database, self.pids, self.every_s = str(database), pids, every_s
+        self.stop = threading.Event()
+        self.samples = 0
+        self.findings: list[str] = []
+
+    def _held(self, pid: int) -> list[bool]:
+        """For each descriptor of ``pid`` on the file: whether it is open for writing."""
+        held = []
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") != self.database:
+                        continue
+                    flags = Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1]
+                    held.append(bool(int(flags.split()[0], 8) & os.O_RDWR))
+        return held
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every_s):
+            self.samples += 1
+            held = {pid: self._held(pid) for pid in self.pids}
+            writers = [pid for pid, fds in held.items() if any(fds)]
+            doubled = [pid for pid, fds in held.items() if any(fds) and len(fds) > 1]
+            if len(writers) > 1 or doubled:
+                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: {held}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,6 +301,11 @@ def run(config: Config) -> Outcome:
                  f"{config.saves_per_counter} saves each, while {month2.name} and {mb52.name} "
                  "load in a third ...")
     outcome = Outcome()
+    from pipelines.settings import get_settings
+    watch = FileWatch(get_settings().database.resolve(),
+                      [os.getpid()] + [p.pid for p in (loader, second) if p is not None])
+    if sys.platform.startswith("linux"):
+        watch.start()
     outcome.saves = run_counters("p1c", config.counters_in_process, keys,
                                  config.saves_per_counter, config.think_s, count_date, deadline)
     remaining = max(deadline - time.time(), 1.0)
@@ -264,6 +313,10 @@ def run(config: Config) -> Outcome:
         outcome.second_process = [Save(**s) for s in _result(second, remaining)]
     outcome.loads = _result(loader, max(deadline - time.time(), 1.0)) if loader else []
     outcome.wall_s = time.time() - started
+    watch.stop.set()
+    if watch.is_alive():
+        watch.join()
+    outcome.double_writers, outcome.watch_samples = watch.findings, watch.samples
     if outcome.loads:
         outcome.load_window = (min(x["started"] for x in outcome.loads),
                                max(x["started"] + x["seconds"] for x in outcome.loads))
@@ -331,6 +384,10 @@ def report(outcome: Outcome, config: Config) -> str:
     ]
     if outcome.errors:
         lines += ["", "Errors:", *sorted({f"- {s.error}" for s in outcome.errors})]
+    lines += ["", f"File watch: {outcome.watch_samples:,} samples of the three processes' "
+              f"descriptors on the database; {len(outcome.double_writers)} with two writers "
+              "(two processes, or two descriptors in one, with the file open read-write)."]
+    lines += [f"- {x}" for x in outcome.double_writers[:20]]
     if outcome.lost or outcome.duplicated or outcome.phantom:
         lost = sorted((s for s in outcome.all_saves if s.tag in set(outcome.lost)),
                       key=lambda s: s.started)
@@ -379,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    failed = outcome.lost or outcome.duplicated or outcome.errors or outcome.phantom
+    failed = (outcome.lost or outcome.duplicated or outcome.errors or outcome.phantom
+              or outcome.double_writers)
     return 1 if failed else 0
 
 

@@ -20,5 +20,35 @@ def test_every_count_saved_under_load_is_there_exactly_once(tmp_path, monkeypatc
     assert [s.error for s in outcome.errors] == []
     assert len(outcome.all_saves) == 8 * 8
     assert outcome.lost == [] and outcome.duplicated == [] and outcome.phantom == []
+    assert outcome.double_writers == [] and outcome.watch_samples > 0
     assert len(outcome.in_warehouse) == 64
     assert {s.counter for s in outcome.second_process} == {"p2c00", "p2c01"}
+
+
+def test_the_file_watch_sees_a_second_descriptor_on_the_open_database(wics_home):
+    import os
+    import time
+
+    from benchmarks.loadtest import FileWatch
+    from pipelines.warehouse.db import warehouse
+
+    database = wics_home.database.resolve()
+    with warehouse(database):
+        pass
+    watch = FileWatch(database, [os.getpid()], every_s=0.01)
+    watch.start()
+    try:
+        with warehouse(database):
+            time.sleep(0.1)
+            assert watch.findings == []  # DuckDB's one descriptor is fine
+            fd = os.open(database, os.O_RDONLY)  # what would drop DuckDB's lock on close
+            try:
+                deadline = time.monotonic() + 10
+                while not watch.findings and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            finally:
+                os.close(fd)
+    finally:
+        watch.stop.set()
+        watch.join()
+    assert watch.findings
