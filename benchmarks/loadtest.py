@@ -157,13 +157,15 @@ def run_counters(prefix: str, n: int, keys: list[tuple[str, str]], saves: int, t
 
 
 class FileWatch(threading.Thread):
-    """Samples which of the test's processes hold descriptors on the database file.
+    """Samples which of the test's processes hold the database file, and DuckDB's lock on it.
 
     DuckDB keeps a second writer out with an fcntl lock, which is per process: a second
     descriptor on the file in the same process (a second DuckDB instance, or anything that
-    opens and closes it) drops the lock silently. This watch is the load test's witness: at
-    every sample at most one process may have the file open read-write, through one
-    descriptor (DuckDB's own open opens it read-only twice first, never while holding it).
+    opens and closes it) drops the lock silently, and the process writes on without it. This
+    watch is the load test's witness, from ``/proc``: a finding is two processes holding a
+    write lock on the file at once, or a process with the file open read-write that holds no
+    lock on it in two samples running (a process waiting for the file opens it read-write for
+    a moment to try the lock; that is not a finding).
     """
 
     def __init__(self, database: Path, pids: list[int], every_s: float = 0.05) -> None:
@@ -173,26 +175,47 @@ class FileWatch(threading.Thread):
         self.samples = 0
         self.findings: list[str] = []
 
-    def _held(self, pid: int) -> list[bool]:
+    def _open_rw(self, pid: int) -> list[bool]:
         """For each descriptor of ``pid`` on the file: whether it is open for writing."""
         held = []
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, IndexError, ValueError):
                     if os.readlink(f"/proc/{pid}/fd/{fd}") != self.database:
                         continue
                     flags = Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1]
                     held.append(bool(int(flags.split()[0], 8) & os.O_RDWR))
         return held
 
+    def _locks(self) -> dict[int, str]:
+        """pid -> lock type (WRITE/READ) of the POSIX locks on the file."""
+        try:
+            stat = os.stat(self.database)
+        except OSError:
+            return {}
+        inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+        locks: dict[int, str] = {}
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] == "POSIX" and fields[5] == inode:
+                locks[int(fields[4])] = fields[3]
+        return locks
+
     def run(self) -> None:
+        unlocked_before: set[int] = set()
         while not self.stop.wait(self.every_s):
             self.samples += 1
-            held = {pid: self._held(pid) for pid in self.pids}
-            writers = [pid for pid, fds in held.items() if any(fds)]
-            doubled = [pid for pid, fds in held.items() if any(fds) and len(fds) > 1]
-            if len(writers) > 1 or doubled:
-                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: {held}")
+            locks = self._locks()
+            open_rw = {pid: fds for pid in self.pids if any(fds := self._open_rw(pid))}
+            writers = [pid for pid, kind in locks.items() if kind == "WRITE"]
+            unlocked = {pid for pid in open_rw if pid not in locks}
+            if len(writers) > 1:
+                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: two write locks {locks}")
+            for pid in unlocked & unlocked_before:
+                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: process {pid} has the "
+                                     f"file open read-write without a lock (locks {locks}, "
+                                     f"descriptors {open_rw})")
+            unlocked_before = unlocked
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,8 +408,8 @@ def report(outcome: Outcome, config: Config) -> str:
     if outcome.errors:
         lines += ["", "Errors:", *sorted({f"- {s.error}" for s in outcome.errors})]
     lines += ["", f"File watch: {outcome.watch_samples:,} samples of the three processes' "
-              f"descriptors on the database; {len(outcome.double_writers)} with two writers "
-              "(two processes, or two descriptors in one, with the file open read-write)."]
+              f"descriptors and locks on the database; {len(outcome.double_writers)} with two "
+              "writers (two write locks, or the file open read-write without the lock)."]
     lines += [f"- {x}" for x in outcome.double_writers[:20]]
     if outcome.lost or outcome.duplicated or outcome.phantom:
         lost = sorted((s for s in outcome.all_saves if s.tag in set(outcome.lost)),
