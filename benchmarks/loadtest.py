@@ -164,13 +164,15 @@ class FileWatch(threading.Thread):
     opens and closes it) drops the lock silently, and the process writes on without it. This
     watch is the load test's witness, from ``/proc``: a finding is two processes holding a
     write lock on the file at once, or a process with the file open read-write that holds no
-    lock on it in two samples running (a process waiting for the file opens it read-write for
-    a moment to try the lock; that is not a finding).
+    lock on it for ``persist_s`` running (a process waiting for the file opens it read-write
+    for a few milliseconds to try the lock; that is not a finding).
     """
 
-    def __init__(self, database: Path, pids: list[int], every_s: float = 0.05) -> None:
+    def __init__(self, database: Path, pids: list[int], every_s: float = 0.05,
+                 persist_s: float = 0.25) -> None:
         super().__init__(daemon=True, name="file-watch")
         self.database, self.pids, self.every_s = str(database), pids, every_s
+        self.persist_s = persist_s
         self.stop = threading.Event()
         self.samples = 0
         self.findings: list[str] = []
@@ -202,7 +204,7 @@ class FileWatch(threading.Thread):
         return locks
 
     def run(self) -> None:
-        unlocked_before: set[int] = set()
+        unlocked_since: dict[int, float] = {}
         while not self.stop.wait(self.every_s):
             self.samples += 1
             locks = self._locks()
@@ -211,11 +213,14 @@ class FileWatch(threading.Thread):
             unlocked = {pid for pid in open_rw if pid not in locks}
             if len(writers) > 1:
                 self.findings.append(f"{datetime.now():%H:%M:%S.%f}: two write locks {locks}")
-            for pid in unlocked & unlocked_before:
-                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: process {pid} has the "
-                                     f"file open read-write without a lock (locks {locks}, "
-                                     f"descriptors {open_rw})")
-            unlocked_before = unlocked
+            now = time.monotonic()
+            unlocked_since = {pid: unlocked_since.get(pid, now) for pid in unlocked}
+            for pid, since in unlocked_since.items():
+                if now - since >= self.persist_s:
+                    self.findings.append(
+                        f"{datetime.now():%H:%M:%S.%f}: process {pid} has had the file open "
+                        f"read-write without a lock for {now - since:.3f} s (locks {locks}, "
+                        f"descriptors {open_rw})")
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def test_the_file_watch_sees_a_process_writing_without_duckdbs_lock(wics_home):
     database = wics_home.database.resolve()
     with warehouse(database):
         pass
-    watch = FileWatch(database, [os.getpid()], every_s=0.01)
+    watch = FileWatch(database, [os.getpid()], every_s=0.01, persist_s=0.05)
     watch.start()
     try:
         with warehouse(database):
