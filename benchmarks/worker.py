@@ -323,8 +323,34 @@ def reconcile(args: dict) -> dict:
             "queries": queries, **peaks.result()}
 
 
+def pages_build(args: dict) -> dict:
+    """The large warehouse the pages are timed on, written into ``args["database"]``."""
+    from benchmarks.pages import build_warehouse
+
+    database = Path(args["database"])
+    os.environ["WICS_HOME"] = str(database.parent)
+    peaks = PhasePeaks()
+    peaks.start("build")
+    built = build_warehouse(
+        database, materials=args["materials"], stock_lines=args["stock_lines"],
+        count_lines=args["count_lines"], snapshots=args["snapshots"], seed=args["seed"],
+        today=date.fromisoformat(args["today"]))
+    return {**built, **peaks.result()}
+
+
+def pages_render(args: dict) -> dict:
+    """Every dashboard page rendered by AppTest on the warehouse in ``args["home"]``."""
+    from benchmarks.pages import time_pages
+
+    os.environ["WICS_HOME"] = args["home"]
+    peaks = PhasePeaks()
+    peaks.start("render")
+    pages = time_pages(Path(args["home"]) / "wics.duckdb", args["runs"])
+    return {"pages": pages, **peaks.result()}
+
+
 TASKS = {"wics_load": wics_load, "calamine": calamine, "old_way": old_way,
-         "reconcile": reconcile}
+         "reconcile": reconcile, "pages_build": pages_build, "pages_render": pages_render}
 
 
 def main(argv: list[str]) -> int:

@@ -31,6 +31,7 @@ PAGES: list[PageSpec] = [
     PageSpec("app_pages/count_entry.py", "Count entry", ":material/edit_note:", Role.COUNTER),
     PageSpec("app_pages/variances.py", "Variances", ":material/difference:", Role.VIEWER),
     PageSpec("app_pages/materials.py", "Materials", ":material/category:", Role.VIEWER),
+    PageSpec("app_pages/counts.py", "Counts", ":material/fact_check:", Role.VIEWER),
     PageSpec("app_pages/loads.py", "SAP loads", ":material/upload_file:", Role.VIEWER),
 ]
 

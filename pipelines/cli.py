@@ -176,6 +176,19 @@ def _ensure_dagster_home(settings: Settings) -> None:
         config.write_text((REPO_ROOT / "pipelines" / "dagster.yaml").read_text())
 
 
+def _remember_demo_counters(settings: Settings, counters: tuple[str, ...]) -> None:
+    """Give the demo's counting team to every later process (the load runs, `wics up`) by
+    writing it into wics.toml, unless counters are configured already."""
+    if settings.counters:
+        return
+    path = settings.toml_file
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    names = ", ".join(f'"{name}"' for name in counters)
+    path.write_text(f"{existing.rstrip()}\n# written by `wics demo`: the demo's counting team\n"
+                    f"counters = [{names}]\n".lstrip(), encoding="utf-8")
+    console.print(f"the demo's counters {', '.join(counters)} are in {path}")
+
+
 def demo_command(args: argparse.Namespace) -> int:
     """Write a demo drop, load it through the Dagster jobs, then add a quarter of counting."""
     from pipelines.demo.warehouse import DEMO_COUNTERS, fill_demo_history, write_demo_drop
@@ -202,8 +215,7 @@ def demo_command(args: argparse.Namespace) -> int:
                 target.unlink()
         forget_schema(settings.database)
         settings.ensure_dirs()
-    # Every schedule writer of this process (the load runs' refresh too) uses the demo's team.
-    os.environ.setdefault("WICS_COUNTERS", ",".join(DEMO_COUNTERS))
+    _remember_demo_counters(settings, DEMO_COUNTERS)
     today = date.today()
     files = write_demo_drop(settings.drop_dir, today=today, materials=args.materials,
                             seed=args.seed)

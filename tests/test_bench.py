@@ -18,8 +18,11 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow  # runs every benchmark step in its own processes
 
+PAGE_SIZES = ["--page-count-lines", "300", "--page-snapshots", "3", "--page-runs", "1"]
 SIZES = ["--mm60-rows", "300", "--mb52-rows", "900", "--old-way-rows", "200",
-         "--count-lines", "100", "--runs", "1"]
+         "--count-lines", "100", "--runs", "1", *PAGE_SIZES]
+PAGES = sorted(p.name for p in (REPO / "dashboard" / "app_pages").glob("*.py")
+               if not p.name.startswith("_"))
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,10 @@ def test_results_file_has_every_measurement(bench):
         assert any(label.startswith(prefix) for label in labels), prefix
     for phase in ("parse and validate", "database (load", "change report", "rest ("):
         assert any(label.startswith(phase) for label in labels), phase
+    for page in PAGES:  # every page module, found rather than listed
+        assert f"Page {page}: render, cache cleared" in labels, page
+        assert f"Page {page}: render, cache warm" in labels, page
+        assert f"| Page {page} renders in under 1 s (cache cleared) |" in text
     for cells in table.values():  # one run: median, min and max are the same figure
         assert len(set(cells)) == 1 and re.match(r"[\d,.]+ ?(s|ms|MiB|x)$", cells[0]), cells
     assert "## Targets" in text
@@ -120,3 +127,23 @@ def test_inputs_are_cached_and_deterministic(tmp_path, monkeypatch):
     assert third.mm60_month1.read_bytes() == first.mm60_month1.read_bytes()
     assert third.mm60_month2.read_bytes() == first.mm60_month2.read_bytes()
     assert first.mm60_month1.parent.name.startswith("gen-")
+
+
+def test_pages_alone(tmp_path):
+    """``--pages`` runs the page section only, on its own results file."""
+    out = tmp_path / "latest-pages.md"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--pages", "--mm60-rows", "300", "--mb52-rows",
+         "900", *PAGE_SIZES, "--cache", str(tmp_path / "cache"), "--work",
+         str(tmp_path / "work"), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "WICS_HOME": str(tmp_path / "unused-home")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# WICS page render benchmark")
+    table = _table(text)
+    assert {label.split()[1].rstrip(":") for label in table
+            if label.endswith("cache cleared")} == set(PAGES)
+    assert not any(label.startswith(("MM60", "MB52", "Old way")) for label in table)
+    assert "failed" not in text  # every page rendered (how fast is not asserted)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.demo.warehouse import DEMO_COUNTERS
+from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 
 from conftest import MB52_HEADER, REPO, mb52_row, mm60_row, write_xlsx
@@ -111,5 +113,9 @@ def test_wics_demo_loads_demo_exports_through_dagster(wics_home):
     assert "planned the count schedule" in done.stdout
     assert query("SELECT count(*) FROM count_schedule WHERE reason = 'cycle'",
                  path=wics_home.database).item() > 0
+    # the demo's counters stay configured for later processes (`wics up`, the schedules)
+    assert get_settings(home=wics_home.home).counters == DEMO_COUNTERS
+    assert query("SELECT count(DISTINCT counter) FROM count_schedule WHERE count_date > "
+                 "current_date", path=wics_home.database).item() == len(DEMO_COUNTERS)
     again = wics("demo", home=wics_home.home)
     assert again.returncode == 0 and "already loaded" in again.stdout

@@ -40,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     monkeypatch = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("demo") / "wics"
     monkeypatch.setenv("WICS_HOME", str(home))
-    monkeypatch.setenv("WICS_COUNTERS", ",".join(DEMO_COUNTERS))  # as `wics demo` sets it
+    monkeypatch.setenv("WICS_COUNTERS", ",".join(DEMO_COUNTERS))  # as wics.toml after `wics demo`
     from pipelines.settings import get_settings
 
     settings = get_settings()

@@ -383,25 +383,38 @@ def list_counts(
     con: duckdb.DuckDBPyConnection,
     *,
     count_date: date | None = None,
+    start: date | None = None,
+    end: date | None = None,
     material: str | None = None,
     plant: str | None = None,
     counter: str | None = None,
     include_voided: bool = False,
+    limit: int | None = None,
     settings: Settings,
 ) -> pl.DataFrame:
-    """Count rows, newest first, filtered by any of the arguments."""
+    """Count rows with the material's description and the count_id of the correction that
+    replaced them (``replaced_by``), newest first, filtered by any of the arguments
+    (``start``/``end``: a range of count dates, both included)."""
     if material is not None:
         material = normalise_material_value(
             material, lexicographic=settings.lexicographic_materials)
     return fetch(
         con,
-        """SELECT * FROM physical_count
-           WHERE (CAST($count_date AS DATE) IS NULL OR count_date = $count_date)
-             AND (CAST($material AS VARCHAR) IS NULL OR material = $material)
-             AND (CAST($plant AS VARCHAR) IS NULL OR plant = $plant)
-             AND (CAST($counter AS VARCHAR) IS NULL OR counter = $counter)
-             AND (CAST($include_voided AS BOOLEAN) OR voided_at IS NULL)
-           ORDER BY count_date DESC, entered_at DESC, count_id DESC""",
-        {"count_date": count_date, "material": material, "plant": normalise_plant_value(plant),
-         "counter": counter, "include_voided": include_voided},
+        """SELECT p.*, m.description,
+                  (SELECT min(r.count_id) FROM physical_count r
+                   WHERE r.replaces_count_id = p.count_id) AS replaced_by
+           FROM physical_count p
+           LEFT JOIN material m USING (material, plant)
+           WHERE (CAST($count_date AS DATE) IS NULL OR p.count_date = $count_date)
+             AND (CAST($start AS DATE) IS NULL OR p.count_date >= $start)
+             AND (CAST($end AS DATE) IS NULL OR p.count_date <= $end)
+             AND (CAST($material AS VARCHAR) IS NULL OR p.material = $material)
+             AND (CAST($plant AS VARCHAR) IS NULL OR p.plant = $plant)
+             AND (CAST($counter AS VARCHAR) IS NULL OR p.counter = $counter)
+             AND (CAST($include_voided AS BOOLEAN) OR p.voided_at IS NULL)
+           ORDER BY p.count_date DESC, p.entered_at DESC, p.count_id DESC
+           LIMIT CAST($limit AS BIGINT)""",
+        {"count_date": count_date, "start": start, "end": end, "material": material,
+         "plant": normalise_plant_value(plant), "counter": counter,
+         "include_voided": include_voided, "limit": limit},
     )

@@ -51,7 +51,7 @@ from pipelines.demo.generate import (
 )
 from pipelines.warehouse.db import fetch
 
-# The demo's counting team; `wics demo` sets WICS_COUNTERS to it unless it is set already.
+# The demo's counting team; `wics demo` writes it into wics.toml unless counters are configured.
 DEMO_COUNTERS = COUNTERS
 HISTORY_WEEKS = 13
 MISSED_SHARE = 0.05  # planned lines nobody counted

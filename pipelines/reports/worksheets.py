@@ -24,6 +24,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from pipelines.counting.config import CountingConfig
+from pipelines.counting.materials import last_locations
 from pipelines.counting.reconcile import sap_quantities
 from pipelines.reports.xlsx import (
     GRID,
@@ -80,7 +81,8 @@ def worksheet_lines(
     if by not in ("counter", "location"):
         raise ValueError(f"worksheets are by 'counter' or 'location', not {by!r}")
     lines = _scheduled_lines(con, count_date, plant, include_counted).join(
-        _last_locations(con, count_date), on=["material", "plant"], how="left")
+        last_locations(con, before=count_date, places=LAST_LOCATIONS),
+        on=["material", "plant"], how="left")
     stock = _stock_by_location(con, lines, count_date, config)
     if by == "location":
         lines = _split_by_location(lines, stock)
@@ -123,34 +125,6 @@ def _scheduled_lines(con: duckdb.DuckDBPyConnection, count_date: date, plant: st
              AND (CAST($plant AS VARCHAR) IS NULL OR s.plant = $plant)
            GROUP BY ALL""",
         {"day": count_date, "plant": plant, "counted": include_counted},
-    )
-
-
-def _last_locations(con: duckdb.DuckDBPyConnection, count_date: date) -> pl.DataFrame:
-    """Per material × plant: the last places it was found before ``count_date`` (text) and
-    the storage locations it was counted in (list)."""
-    return fetch(
-        con,
-        f"""WITH seen AS (
-                SELECT material, plant, storage_location,
-                       coalesce(storage_location || '/', '') || location AS place,
-                       max(count_date) AS last_seen
-                FROM physical_count
-                WHERE voided_at IS NULL AND location IS NOT NULL AND count_date < $day
-                GROUP BY ALL
-            ),
-            ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY material, plant
-                                             ORDER BY last_seen DESC, place) AS n
-                FROM seen
-            )
-            SELECT material, plant,
-                   string_agg(place, ', ' ORDER BY n) AS last_locations,
-                   list(DISTINCT storage_location) FILTER (storage_location IS NOT NULL)
-                       AS counted_storage_locations
-            FROM ranked WHERE n <= {LAST_LOCATIONS}
-            GROUP BY material, plant""",
-        {"day": count_date},
     )
 
 
