@@ -23,6 +23,8 @@ from pipelines.reports.xlsx import write_workbook
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import warehouse
 
+from warehouse_data import clear_caches
+
 TTL_SECONDS = 15
 COUNT_LIST_LIMIT = 5_000  # rows a counts list shows; the caption says when there are more
 PART_LOCATION_MATERIALS = 300  # materials of the part-locations report shown on screen
@@ -84,22 +86,17 @@ def part_locations_xlsx(plant: str | None = None) -> bytes:
         return path.read_bytes()
 
 
-def _written() -> None:
-    """A write happened: every cached read of the counts may be stale now."""
-    st.cache_data.clear()
-
-
 def change_count(count_id: int, *, user: User, reason: str | None = None,
                  **changes: Any) -> int:
     """Correct a count (void + re-insert, history kept); the new count_id."""
     with warehouse() as con:
         new_id = edit_count(con, count_id, user=user, reason=reason,
                             settings=get_settings(), **changes)
-    _written()
+    clear_caches()  # every cached read of the counts may be stale now
     return new_id
 
 
 def void(count_id: int, *, user: User, reason: str) -> None:
     with warehouse() as con:
         void_count(con, count_id, user=user, reason=reason, settings=get_settings())
-    _written()
+    clear_caches()  # every cached read of the counts may be stale now

@@ -98,8 +98,29 @@ def sign_in(page, name: str, password: str) -> None:
     wait_for_script(page)
 
 
-def screenshot(page, name: str) -> Path:
+def open_page(page, url: str, title: str, path: str) -> str:
+    """Follow the sidebar link (a new URL would be a new session, signed out)."""
+    page.get_by_role("link", name=title).click()
+    page.wait_for_url(f"{url}{path}")
+    wait_for_script(page)
+    page.wait_for_timeout(1000)  # charts and tables paint after the script finishes
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "Exception" not in body, body[:2000]
+    return body
+
+
+def screenshot(page, name: str, width: int = 1400) -> Path:
+    """The whole page at ``width`` px into tests/artifacts/: Streamlit scrolls inside its main
+    block (a full-page shot would cut it), so the window is made as tall as that block first,
+    and set back to ``width`` × 900 afterwards."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_timeout(300)  # the layout follows the new width
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(max(height + 60, 900), 6000)})
+    page.wait_for_timeout(500)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 900})
     return path

@@ -10,35 +10,12 @@ import pytest
 from pipelines.accounts import add_account
 from pipelines.ingest.load import load_file
 
-from browser import ARTIFACTS, chromium_page, sign_in, streamlit_server, wait_for_script
+from browser import chromium_page, open_page, screenshot, sign_in, streamlit_server, wait_for_script
 from conftest import mb52_row, mm60_row
 from test_demo_warehouse import build_demo
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse"
-
-
-def page_screenshot(page, name: str) -> None:
-    """The whole page at 1400 px wide: Streamlit scrolls inside its main block, so the
-    window is made as tall as that block before the picture is taken."""
-    height = page.evaluate(
-        "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(max(height + 60, 900), 6000)})
-    page.wait_for_timeout(500)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    page.set_viewport_size({"width": 1400, "height": 900})
-
-
-def open_page(page, url: str, title: str, path: str) -> str:
-    """Follow the sidebar link (a new URL would be a new session, signed out)."""
-    page.get_by_role("link", name=title).click()
-    page.wait_for_url(f"{url}{path}")
-    wait_for_script(page)
-    page.wait_for_timeout(1000)  # charts and tables paint after the script finishes
-    body = page.inner_text("body")
-    assert "Traceback" not in body and "Exception" not in body, body[:2000]
-    return body
 
 
 @pytest.fixture
@@ -57,7 +34,7 @@ def test_every_page_renders_on_the_demo_warehouse(demo_home):
         assert "Warehouse overview" in body and "Accuracy this week" in body
         assert "Open recounts" in body and "is stale" not in body
         assert "Inventory record accuracy by week" in body
-        page_screenshot(page, "overview")
+        screenshot(page, "overview")
 
         body = open_page(page, url, "Variances", "/variances")
         assert "Variance value by material" in body and "Distribution of variance %" in body
@@ -66,12 +43,12 @@ def test_every_page_renders_on_the_demo_warehouse(demo_home):
         page.get_by_text("SAP stock lines compared with").wait_for(timeout=30_000)
         page.get_by_role("button", name="Schedule a recount").wait_for()  # a manager may
         wait_for_script(page)
-        page_screenshot(page, "variances")
+        screenshot(page, "variances")
 
         body = open_page(page, url, "SAP loads", "/loads")
         assert "Changes of load 3" in body and "Materials:" in body
         assert "removed" in body and "changed" in body  # the change-type filter
-        page_screenshot(page, "loads")
+        screenshot(page, "loads")
 
 
 def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb52_file):
@@ -106,7 +83,7 @@ def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb
             page.get_by_text("Loading now").wait_for(timeout=30_000)
             page.get_by_text("MB52_2026-11-20.xlsx").first.wait_for(timeout=30_000)
             page.wait_for_timeout(500)
-            page_screenshot(page, "loads_progress")
+            screenshot(page, "loads_progress")
         finally:
             gate.set()
             loader.join(60)
@@ -117,4 +94,4 @@ def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb
             ".some(m => m.innerText.includes('Loaded') && m.innerText.includes('2'))",
             timeout=30_000)
         wait_for_script(page)
-        page_screenshot(page, "loads_done")
+        screenshot(page, "loads_done")

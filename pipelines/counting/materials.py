@@ -58,12 +58,14 @@ def search_materials(
     *,
     plant: str | None = None,
     limit: int = SEARCH_LIMIT,
+    active_only: bool = False,
     settings: Settings,
 ) -> pl.DataFrame:
     """Material × plant rows matching ``text``, best first.
 
     Exact number first (``000000000010000001`` finds ``10000001``), then numbers starting with
-    it, then descriptions holding every word of it (case-insensitive); active before inactive.
+    it, then descriptions holding every word of it (case-insensitive); active before inactive
+    (``active_only``: only materials in their plant's latest MM60, what count entry offers).
     Empty text finds nothing.
     """
     typed = clean_text_value(text or "")
@@ -86,11 +88,12 @@ def search_materials(
             FROM material
             WHERE (material = $number OR starts_with(material, $number) OR ({described}))
               AND (CAST($plant AS VARCHAR) IS NULL OR plant = $plant)
+              AND (is_active OR NOT $active_only)
             ORDER BY CASE match WHEN 'number' THEN 0 WHEN 'number starts with' THEN 1
                                 ELSE 2 END,
                      is_active DESC, length(material), material, plant
             LIMIT $limit""",
-        {"number": number, "plant": _plant(plant), "limit": limit,
+        {"number": number, "plant": _plant(plant), "limit": limit, "active_only": active_only,
          **{f"w{i}": w for i, w in enumerate(words)}},
     )
 

@@ -392,15 +392,15 @@ def list_counts(
     limit: int | None = None,
     settings: Settings,
 ) -> pl.DataFrame:
-    """Count rows with the material's description and the count_id of the correction that
-    replaced them (``replaced_by``), newest first, filtered by any of the arguments
+    """Count rows with the material's description and unit and the count_id of the correction
+    that replaced them (``replaced_by``), newest first, filtered by any of the arguments
     (``start``/``end``: a range of count dates, both included)."""
     if material is not None:
         material = normalise_material_value(
             material, lexicographic=settings.lexicographic_materials)
     return fetch(
         con,
-        """SELECT p.*, m.description,
+        """SELECT p.*, m.description, m.base_uom,
                   (SELECT min(r.count_id) FROM physical_count r
                    WHERE r.replaces_count_id = p.count_id) AS replaced_by
            FROM physical_count p

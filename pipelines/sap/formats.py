@@ -30,6 +30,23 @@ HEADER_SEARCH_ROWS = 60
 TEXT_SEPARATORS = ("\t", "|", ";", ",")
 
 
+@dataclass(frozen=True)
+class HeaderRule:
+    """Which header rows a reader accepts, and how a refusal names what it looked for."""
+
+    accepts: Callable[[HeaderMatch], bool]
+    expected: str  # e.g. "an MM60, MB52 or count sheet"
+    needs: str  # e.g. "Material and Plant columns plus ..."
+
+
+# SAP exports and count sheets: a header whose columns make it one of the export kinds.
+EXPORT_HEADER = HeaderRule(
+    accepts=lambda match: match.kind is not None,
+    expected="an MM60, MB52 or count sheet",
+    needs="Material and Plant columns plus stock, master-data or counted-quantity columns",
+)
+
+
 class UnreadableFile(ValueError):
     """The file is not an export WICS can read; the message says why, for a person, and
     ``row`` the file's row or line where the problem is, when it is in one place."""
@@ -167,11 +184,12 @@ def _first_rows_of_sheets(path: Path) -> list[int]:
     return firsts
 
 
-def _best_header(rows: list[list[object]]) -> tuple[int, HeaderMatch] | None:
+def _best_header(rows: list[list[object]],
+                 rule: HeaderRule = EXPORT_HEADER) -> tuple[int, HeaderMatch] | None:
     best: tuple[int, HeaderMatch] | None = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         match = match_header(row)
-        if match.kind is None:
+        if not rule.accepts(match):
             continue
         if best is None or match.score > best[1].score:
             best = (index, match)
@@ -185,7 +203,8 @@ def _grid_from_rows(rows: list[list[str]], row_numbers: list[int]) -> pl.DataFra
     return frame.with_columns(pl.Series("_row", row_numbers, dtype=pl.Int64))
 
 
-def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
+def read_workbook(path: Path, file_format: str, settings: Settings,
+                  rule: HeaderRule = EXPORT_HEADER) -> Grid:
     if file_format == "xlsx":
         check_zip(path, settings)
     try:
@@ -197,7 +216,7 @@ def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
         # One read per sheet: calamine parses the whole sheet even for n_rows, so reading the
         # first rows to find the header and then the sheet again would parse it twice.
         sheet = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
-        found = _best_header([list(r) for r in sheet.head(HEADER_SEARCH_ROWS).rows()])
+        found = _best_header([list(r) for r in sheet.head(HEADER_SEARCH_ROWS).rows()], rule)
         if found is None:
             continue
         header_index, header = found
@@ -208,15 +227,15 @@ def read_workbook(path: Path, file_format: str, settings: Settings) -> Grid:
         )
         return Grid(cells.slice(header_index + 1), header, offset + header_index, file_format,
                     sheet=name)
-    raise UnreadableFile(_no_header_message(reader.sheet_names))
+    raise UnreadableFile(_no_header_message(reader.sheet_names, rule))
 
 
-def _no_header_message(where: list[str] | None = None) -> str:
+def _no_header_message(where: list[str] | None = None,
+                       rule: HeaderRule = EXPORT_HEADER) -> str:
     place = f" in sheets {', '.join(where)}" if where else ""
     return (
-        f"no header row of an MM60, MB52 or count sheet found in the first {HEADER_SEARCH_ROWS} "
-        f"rows{place} (a header needs Material and Plant columns plus stock, master-data or "
-        "counted-quantity columns)"
+        f"no header row of {rule.expected} found in the first {HEADER_SEARCH_ROWS} "
+        f"rows{place} (a header needs {rule.needs})"
     )
 
 
@@ -237,7 +256,8 @@ def _split_quoted(line: str, separator: str) -> list[str]:
         return []  # not a well-formed header line (header lines are never quoted oddly)
 
 
-def _find_text_header(lines: list[str]) -> tuple[int, HeaderMatch, str] | None:
+def _find_text_header(lines: list[str],
+                      rule: HeaderRule = EXPORT_HEADER) -> tuple[int, HeaderMatch, str] | None:
     """The header line and separator: the split of the first lines that names most fields."""
     best: tuple[int, HeaderMatch, str] | None = None
     for separator in TEXT_SEPARATORS:
@@ -248,7 +268,7 @@ def _find_text_header(lines: list[str]) -> tuple[int, HeaderMatch, str] | None:
         # A header is short; a giant first line is data (and is refused by read_text).
         rows = [split(line) if line.strip() and len(line) <= 64 * 1024 else []
                 for line in lines[:HEADER_SEARCH_ROWS]]
-        found = _best_header(rows)
+        found = _best_header(rows, rule)
         if found and (best is None or found[1].score > best[1].score):
             best = (found[0], found[1], separator)
     return best
@@ -325,13 +345,14 @@ def _quoted_rows(body: str, separator: str, first_line: int,
     return rows, numbers
 
 
-def read_text(data: bytes, max_field_chars: int = 131_072) -> Grid:
+def read_text(data: bytes, max_field_chars: int = 131_072,
+              rule: HeaderRule = EXPORT_HEADER) -> Grid:
     check_line_lengths(data, max_field_chars)
     text, encoding = decode_text(data)
     lines = text.splitlines()
-    best = _find_text_header(lines)
+    best = _find_text_header(lines, rule)
     if best is None:
-        raise UnreadableFile(_no_header_message())
+        raise UnreadableFile(_no_header_message(rule=rule))
     header_index, header, separator = best
     body_rows: list[list[str]] = []
     numbers: list[int] = []
@@ -389,7 +410,7 @@ def _html_of_mhtml(data: bytes) -> str:
     raise UnreadableFile("MHTML file without an HTML part")
 
 
-def read_html(data: bytes, file_format: str) -> Grid:
+def read_html(data: bytes, file_format: str, rule: HeaderRule = EXPORT_HEADER) -> Grid:
     if file_format == "mhtml":
         text, encoding = _html_of_mhtml(data), "mhtml"
     else:
@@ -397,9 +418,9 @@ def read_html(data: bytes, file_format: str) -> Grid:
     parser = _TableParser()
     parser.feed(text)
     parser.close()
-    found = _best_header(parser.rows)
+    found = _best_header(parser.rows, rule)
     if found is None:
-        raise UnreadableFile(_no_header_message())
+        raise UnreadableFile(_no_header_message(rule=rule))
     header_index, header = found
     body = parser.rows[header_index + 1 :]
     # HTML rows have no line numbers a person can use; count table rows instead (header = 1).
@@ -439,8 +460,12 @@ def identify(path: Path, settings: Settings) -> HeaderMatch:
     return found[1]
 
 
-def read_grid(path: Path, settings: Settings) -> Grid:
-    """Read any supported export into a grid; raise UnreadableFile with a reason otherwise."""
+def read_grid(path: Path, settings: Settings, rule: HeaderRule = EXPORT_HEADER) -> Grid:
+    """Read any supported export into a grid; raise UnreadableFile with a reason otherwise.
+
+    ``rule`` says which header rows count (default: an SAP export or count sheet); other
+    spreadsheets WICS reads, like a schedule upload, pass their own.
+    """
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty")
@@ -453,11 +478,11 @@ def read_grid(path: Path, settings: Settings) -> Grid:
         head = stream.read(64 * 1024)
     file_format = sniff_format(head)
     if file_format in ("xlsx", "xls"):
-        return read_workbook(path, file_format, settings)
+        return read_workbook(path, file_format, settings, rule)
     data = path.read_bytes()
     if file_format in ("html", "mhtml"):
-        return read_html(data, file_format)
+        return read_html(data, file_format, rule)
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
             and head.count(b"\x00") < len(head) // 4:
         raise UnreadableFile("binary data, not a spreadsheet or text export")
-    return read_text(data, settings.max_field_chars)
+    return read_text(data, settings.max_field_chars, rule)
