@@ -105,3 +105,53 @@ def mb52_input(mm60_rows: int, rows: int, seed: int, root: Path | None = None,
     path = folder / f"MB52_{SNAPSHOT_DATE.isoformat()}_{rows}r_of{mm60_rows}_s{seed}.xlsx"
     _write(lambda: stock_frame(master_frame(mm60_rows, seed), rows, seed), path, log)
     return path
+
+
+def _write_file(write, path: Path, log) -> Path:
+    """Write one input with ``write(partial_path)`` unless cached."""
+    if path.exists():
+        return path
+    started = time.perf_counter()
+    log(f"generating {path.name} (cached for later runs) ...")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    write(partial)
+    partial.replace(path)
+    log(f"  {path.name}: {path.stat().st_size / 2**20:,.1f} MiB in "
+        f"{time.perf_counter() - started:,.1f} s")
+    return path
+
+
+def mb52_tab_text(mm60_rows: int, rows: int, seed: int, root: Path | None = None,
+                  log=print) -> Path:
+    """The same MB52 as SAP GUI's "Spreadsheet" export: tab-separated cp1252 text, German
+    numbers, title lines above the header."""
+    path = cache_dir(root) / f"MB52_{SNAPSHOT_DATE.isoformat()}_{rows}r_of{mm60_rows}_s{seed}.XLS"
+    return _write_file(lambda p: files.write_spreadsheet_text(
+        stock_frame(master_frame(mm60_rows, seed), rows, seed), p, encoding="cp1252",
+        numbers="de"), path, log)
+
+
+def mb52_narrow_csv(mm60_rows: int, lines: int, seed: int, root: Path | None = None,
+                    log=print) -> Path:
+    """A large, narrow MB52 as comma-separated UTF-8 (material without SAP's leading zeros,
+    plant, storage location, batch, unrestricted): month 1's materials over and over, each
+    repetition its own batch so that no stock line repeats another's key. About 28 bytes a
+    line, like the issue's 10M-line, 210 MiB CSV."""
+    path = cache_dir(root) / f"MB52_{SNAPSHOT_DATE.isoformat()}_{lines}l_narrow_s{seed}.csv"
+
+    def write(target: Path) -> None:
+        keys = master_frame(mm60_rows, seed).select("material", "plant").unique(
+            maintain_order=True)
+        index = pl.int_range(0, lines, eager=True)
+        frame = pl.DataFrame({"i": index}).select(
+            pl.col("i") % keys.height, (pl.col("i") // keys.height).alias("rep"))
+        table = frame.join(keys.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64)),
+                           on="i", how="left", maintain_order="left").select(
+            Material=pl.col("material").str.strip_chars_start("0"), Plant=pl.col("plant"),
+            **{"Storage Location": pl.lit("0001"),
+               "Batch": pl.format("B{}", pl.col("rep")),
+               "Unrestricted": ((pl.col("i") * 7 + pl.col("rep")) % 500).cast(pl.String)
+               + ".000"})
+        table.write_csv(target, line_terminator="\r\n")
+
+    return _write_file(write, path, log)

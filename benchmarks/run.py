@@ -41,8 +41,8 @@ if str(REPO) not in sys.path:
 from benchmarks import inputs  # noqa: E402
 from benchmarks.worker import RESULT_MARK  # noqa: E402
 
-DEFAULT = {"mm60_rows": 100_000, "mb52_rows": 300_000, "runs": 3}
-LARGE = {"mm60_rows": 1_000_000, "mb52_rows": 3_000_000, "runs": 1}
+DEFAULT = {"mm60_rows": 100_000, "mb52_rows": 300_000, "csv_lines": 1_000_000, "runs": 3}
+LARGE = {"mm60_rows": 1_000_000, "mb52_rows": 3_000_000, "csv_lines": 10_000_000, "runs": 1}
 OLD_WAY_ROWS = 20_000
 COUNT_LINES = 50_000
 PAGE_COUNT_LINES = 250_000  # a year of counts: about 1,000 entries a working day
@@ -54,6 +54,10 @@ SEED = 7
 TARGET_OLD_WAY_RATIO = 100.0
 TARGET_CALAMINE_RATIO = 1.3
 TARGET_MB52_PEAK_MIB = {300_000: 1024, 3_000_000: 3 * 1024}
+# Whole process, WICS against a plain read of the same file (issue 12).
+TARGET_XLSX_PLAIN_RATIO = 1.0
+TARGET_TEXT_PLAIN_RATIO = 1.5
+TARGET_TEXT_PEAK_MIB = 1024
 TARGET_PAGE_SECONDS = 1.0
 
 
@@ -117,18 +121,51 @@ class MeasurementFailed(RuntimeError):
 
 
 def measure(task: str, args: dict, timeout: float | None = None) -> dict:
-    """Run one measurement in a fresh Python process and return its result."""
+    """Run one measurement in a fresh Python process and return its result, with the whole
+    process's wall time (start to exit, imports included: ``process_seconds``) and its peak
+    resident memory (``process_peak_mib``, from the kernel's accounting of the child)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run(
-        [sys.executable, str(HERE / "worker.py"), task, json.dumps(args)],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout,
-    )
-    for line in done.stdout.splitlines():
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, str(HERE / "worker.py"), task,
+                                  json.dumps(args)], stdout=out, stderr=err, text=True,
+                                 cwd=REPO, env=env)
+        try:
+            _, status, usage = _wait4(child, timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    for line in stdout.splitlines():
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
+            result = json.loads(line[len(RESULT_MARK):])
+            result["process_seconds"] = seconds
+            # ru_maxrss (KiB) is the kernel's high-water mark at exit; a worker that resets it
+            # between phases reports its own peak of every phase, so take the higher.
+            result["process_peak_mib"] = max(usage.ru_maxrss / 1024,
+                                             result.get("peak_rss_mib", 0.0))
+            return result
     raise MeasurementFailed(
-        f"{task} failed (exit {done.returncode}):\n{done.stderr[-4000:]}{done.stdout[-2000:]}")
+        f"{task} failed (exit {os.waitstatus_to_exitcode(status)}):\n{stderr[-4000:]}"
+        f"{stdout[-2000:]}")
+
+
+def _wait4(child: subprocess.Popen, timeout: float | None) -> tuple[int, int, object]:
+    """Wait for ``child`` and return its own resource usage (``os.wait4``)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG if deadline else 0)
+        if pid:
+            child.returncode = os.waitstatus_to_exitcode(status)
+            return pid, status, usage
+        if deadline is not None and time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(child.args, timeout or 0)
+        time.sleep(0.01)
 
 
 def fresh_home(work: Path, name: str, template: Path | None = None) -> Path:
@@ -164,6 +201,8 @@ class Plan:
     json_out: Path | None
     large: bool
     command: str
+    csv_lines: int = 0
+    history_days: int = 0
     pages_only: bool = False
     page_count_lines: int = PAGE_COUNT_LINES
     page_snapshots: int = PAGE_SNAPSHOTS
@@ -284,6 +323,9 @@ def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
     mm60 = inputs.mm60_inputs(n, plan.seed, plan.cache, log=log)
     mb52 = inputs.mb52_input(n, m, plan.seed, plan.cache, log=log)
     small = mm60 if old in (0, n) else inputs.mm60_inputs(old, plan.seed, plan.cache, log=log)
+    tab = inputs.mb52_tab_text(n, m, plan.seed, plan.cache, log=log)
+    narrow = (inputs.mb52_narrow_csv(n, plan.csv_lines, plan.seed, plan.cache, log=log)
+              if plan.csv_lines else None)
     as_of = inputs.SNAPSHOT_DATE.isoformat()
 
     results = Results()
@@ -326,8 +368,33 @@ def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
         # MB52 on month 1's materials.
         results.section(f"MB52 stock, {m:,} lines")
         cal3 = step(f"calamine {mb52.name}", "calamine", {"path": str(mb52)})
-        stock = wics_load(f"r{run}-mb52", mb52, "m1", as_of=as_of)
+        stock = wics_load(f"r{run}-mb52", mb52, "m1", keep="s1", as_of=as_of)
         _load_rows(results, "mb52", "MB52 load", stock, cal3)
+
+        # The issue's table: each file read plainly and loaded by WICS, both as whole
+        # processes (start to exit), ratio run by run, with each process's peak memory.
+        results.section("Whole process, side by side: a plain polars read of the same file "
+                        "and the WICS load (`load_file` + refresh)")
+        side = [
+            ("mm60_first", f"MM60 xlsx, {n:,} rows, first load", mm60.mm60_month1,
+             {"format": "xlsx"}, first),
+            ("mm60_update", f"MM60 xlsx, {n:,} rows, update", mm60.mm60_month2,
+             {"format": "xlsx"}, update),
+            ("mb52_xlsx", f"MB52 xlsx, {m:,} lines", mb52, {"format": "xlsx"}, stock),
+            ("mb52_tab", f"MB52 tab text (cp1252), {m:,} lines", tab,
+             {"format": "text", "separator": "\t", "skip_lines": _header_line(tab)},
+             wics_load(f"r{run}-mb52-tab", tab, "m1", as_of=as_of)),
+        ]
+        if narrow is not None:
+            side.append((
+                "mb52_csv", f"MB52 CSV, {plan.csv_lines:,} lines "
+                f"({narrow.stat().st_size / 2**20:,.0f} MiB)", narrow,
+                {"format": "text", "separator": ",", "skip_lines": 0},
+                wics_load(f"r{run}-mb52-csv", narrow, "m1", as_of=as_of)))
+        for key, title, path, how, outcome in side:
+            plain = step(f"plain read {path.name}", "plain_read", {"path": str(path), **how})
+            _side_rows(results, key, title, plain, outcome,
+                       "pl.read_excel" if how["format"] == "xlsx" else "pl.read_csv")
 
         # The old way on the same (smaller) MM60 files, WICS on them beside it.
         if old:
@@ -364,10 +431,80 @@ def run_benchmark(plan: Plan, log: Callable[[str], None] = print) -> Results:
                         f"({query['rows']:,} rows)", "ms", query["seconds"])
         results.add("rec.peak", "Reconcile and dashboard reads: peak memory", "MiB",
                     rec["peak_rss_mib"])
+        if plan.history_days:
+            _history(results, plan, run, work, templates["s1"], tab, step)
     for home in templates.values():
         discard(home)
     run_pages(plan, results, log)
     return results
+
+
+def _header_line(path: Path) -> int:
+    """0-based line of a text export's header (the first line naming the Material column)."""
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream):
+            if line.startswith(b"Material"):
+                return number
+    return 0
+
+
+def _side_rows(results: Results, key: str, title: str, plain: dict, wics: dict,
+               how: str) -> None:
+    results.add(f"side.{key}.plain", f"{title}: plain read ({how}), whole process", "s",
+                plain["process_seconds"])
+    results.add(f"side.{key}.wics", f"{title}: WICS load, whole process", "s",
+                wics["process_seconds"])
+    results.add(f"side.{key}.ratio", f"{title}: WICS / plain read", "x",
+                wics["process_seconds"] / plain["process_seconds"])
+    results.add(f"side.{key}.plain_peak", f"{title}: plain read peak memory", "MiB",
+                plain["process_peak_mib"])
+    results.add(f"side.{key}.wics_peak", f"{title}: WICS load peak memory", "MiB",
+                wics["process_peak_mib"])
+
+
+def _history(results: Results, plan: Plan, run: int, work: Path, loaded: Path, tab: Path,
+             step: Callable[[str, str, dict], dict]) -> None:
+    """A daily MB52 load and the dashboard's reads with one snapshot in the warehouse and
+    with ``history_days`` more: cost flat in history means the same figures."""
+    from datetime import timedelta
+
+    days, m = plan.history_days, plan.mb52_rows
+    results.section(f"Cost in history: a daily MB52 load ({m:,} lines) and the dashboard's "
+                    f"reads, with 1 and with {days + 1:,} daily snapshots in the warehouse")
+    next_day = (inputs.SNAPSHOT_DATE + timedelta(days=1)).isoformat()
+    figures = {}
+    for label, grow in (("one", 0), ("history", days)):
+        home = fresh_home(work, f"r{run}-hist-{label}", loaded)
+        lines = m
+        if grow:
+            grown = step(f"growing {days} days of history", "grow_history", {
+                "home": str(home), "days": days,
+                "snapshot_date": inputs.SNAPSHOT_DATE.isoformat()})
+            lines = grown["lines"]
+            results.add("hist.settle", "History: one write before timing, after the bulk "
+                        "insert of the history (a nextval, as every load makes)", "s",
+                        grown["settle_seconds"])
+        reads = step("dashboard reads", "dashboard", {"home": str(home)})
+        load = step(f"daily load of {tab.name}", "wics_load",
+                    {"home": str(home), "path": str(tab), "as_of": next_day})
+        discard(home)
+        figures[label] = (lines, reads, load)
+    (one_lines, one_reads, one_load), (lines, reads, load) = figures["one"], figures["history"]
+    for key, what, first, then in (
+            ("load", "daily MB52 load (load_file + refresh)", one_load["seconds"],
+             load["seconds"]),
+            ("load_db", "  of which database", one_load["db_seconds"], load["db_seconds"]),
+            ("reads", "dashboard reads (all of them, one after the other)", one_reads["seconds"],
+             reads["seconds"])):
+        results.add(f"hist.{key}.one", f"History: {what}, {one_lines:,} lines in sap_stock",
+                    "s", first)
+        results.add(f"hist.{key}.many", f"History: {what}, {lines:,} lines in sap_stock",
+                    "s", then)
+        results.add(f"hist.{key}.ratio", f"History: {what}, with history / without", "x",
+                    then / first)
+    for query, before in zip(reads["queries"], one_reads["queries"], strict=True):
+        results.add(f"hist.q.{query['name']}", f"History: dashboard read {query['name']}, "
+                    "with history / without", "x", query["seconds"] / before["seconds"])
 
 
 def _old_way_rows(results: Results, plan: Plan, seed: dict, small_first: dict,
@@ -453,6 +590,29 @@ def targets(results: Results, plan: Plan) -> list[tuple[str, str, bool | None]]:
             out.append((f"{title} end to end within {TARGET_CALAMINE_RATIO}x of the calamine "
                         "read of the same file", f"{ratio:,.2f}x",
                         ratio <= TARGET_CALAMINE_RATIO))
+    for key, title in (("mm60_first", "MM60 xlsx first load"), ("mm60_update", "MM60 xlsx update"),
+                       ("mb52_xlsx", "MB52 xlsx"), ("mb52_tab", "MB52 tab text"),
+                       ("mb52_csv", "MB52 CSV")):
+        ratio = median(f"side.{key}.ratio")
+        if ratio is None:
+            continue
+        target = TARGET_XLSX_PLAIN_RATIO if "xlsx" in title else TARGET_TEXT_PLAIN_RATIO
+        out.append((f"{title}: WICS at most {target}x a plain read of the same file (whole "
+                    "process)", f"{ratio:,.2f}x", ratio <= target))
+        if "xlsx" not in title:
+            peak = results.get(f"side.{key}.wics_peak")
+            assert peak is not None
+            out.append((f"{title}: WICS load under {TARGET_TEXT_PEAK_MIB / 1024:.0f} GiB peak",
+                        f"{max(peak.values):,.0f} MiB (highest run)",
+                        max(peak.values) < TARGET_TEXT_PEAK_MIB))
+    history = median("hist.load.ratio")
+    if history is not None:
+        out.append((f"Daily MB52 load as fast with {plan.history_days + 1} snapshots as with one "
+                    "(within 1.2x)", f"{history:,.2f}x", history <= 1.2))
+        reads = median("hist.reads.ratio")
+        assert reads is not None
+        out.append(("Dashboard reads as fast with the history as without (within 1.2x)",
+                    f"{reads:,.2f}x", reads <= 1.2))
     limit = TARGET_MB52_PEAK_MIB.get(plan.mb52_rows)
     peak = results.get("mb52.peak")
     if limit and peak:
@@ -568,6 +728,12 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument("--old-way-rows", type=int, default=OLD_WAY_ROWS,
                         help="rows of the MM60 the old way is timed on (default 20,000)")
     parser.add_argument("--count-lines", type=int, default=COUNT_LINES)
+    parser.add_argument("--csv-lines", type=int,
+                        help="lines of the narrow MB52 CSV read side by side (default "
+                        "1,000,000; 10,000,000 with --large; 0 leaves it out)")
+    parser.add_argument("--history-days", type=int, default=0,
+                        help="also time a daily MB52 load and the dashboard's reads with this "
+                        "many more daily snapshots in sap_stock (250: a year of working days)")
     parser.add_argument("--runs", type=int)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--cache", type=Path, help="input cache (default benchmarks/.cache)")
@@ -604,6 +770,8 @@ def parse_args(argv: list[str] | None) -> Plan:
             "latest-pages.md" if args.pages else
             "latest-large.md" if args.large else "latest.md"),
         json_out=args.json, large=args.large,
+        csv_lines=sizes["csv_lines"] if args.csv_lines is None else args.csv_lines,
+        history_days=args.history_days,
         command=f"python benchmarks/run.py {given}".strip(),
         pages_only=args.pages, page_count_lines=args.page_count_lines,
         page_snapshots=args.page_snapshots, page_runs=args.page_runs,

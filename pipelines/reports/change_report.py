@@ -7,7 +7,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.reports.xlsx import write_workbook
 from pipelines.warehouse.db import fetch
 
 
@@ -48,6 +47,9 @@ def write_change_report(changes: pl.DataFrame, path: Path, *, file_name: str, lo
     A first load of its plants (nothing but additions) lists no rows: every one of them is
     simply in the material table, and writing 100,000 "added" lines took 11 s of a 14 s load.
     """
+    # openpyxl only when a report is written: every load imports this module, few write one.
+    from pipelines.reports.xlsx import write_workbook
+
     counts = change_counts(changes)
     by_field = (
         changes.filter(pl.col("change") == "changed").group_by("field").len("changes")

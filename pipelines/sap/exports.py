@@ -8,7 +8,7 @@ column label, value, reason) so that a rejected file's error report names every 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -216,6 +216,8 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
     file_problems = pl.concat([header_problems(grid),
                                oversized_fields(grid, settings.max_field_chars)])
     frame, labels = _labelled_columns(grid)
+    # The raw cells are not read again: let them go before typing makes its columns.
+    grid = replace(grid, cells=grid.cells.clear())
     rows_read = frame.height
     frame, skipped = _drop_non_data_rows(frame, labels)
 

@@ -86,6 +86,24 @@ def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
 
 codecs.register_error("wics_cp1252", _cp1252_fallback)
 
+# The same mapping as a table, for a file with no UTF-8 sequence at all: decoding it whole in C
+# gives the text the per-byte fallback would, at memory speed.
+_CP1252_TABLE = "".join(
+    chr(b) if b in b"\x81\x8d\x8f\x90\x9d" else bytes([b]).decode("cp1252") for b in range(256)
+)
+
+
+def _has_utf8_pair(data: bytes) -> bool:
+    """Whether a UTF-8 lead byte is followed by a continuation byte anywhere in ``data``
+    (``[\\xc2-\\xf4][\\x80-\\xbf]``), looking only at the bytes above ASCII."""
+    import numpy as np  # not at import: numpy costs every start of ``wics`` a tenth of a second
+
+    codes = np.frombuffer(data, dtype=np.uint8)
+    high = np.flatnonzero(codes >= 0x80)
+    high = high[high + 1 < len(codes)]
+    lead, follower = codes[high], codes[high + 1]
+    return bool(np.any((lead >= 0xC2) & (lead <= 0xF4) & (follower >= 0x80) & (follower <= 0xBF)))
+
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode text bytes; returns the text and the encoding found."""
@@ -102,9 +120,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="wics_cp1252")
-        has_utf8 = re.search(rb"[\xc2-\xf4][\x80-\xbf]", data) is not None
-        return text, "utf-8 with cp1252 bytes" if has_utf8 else "cp1252"
+        if not _has_utf8_pair(data):
+            # No byte pair of a UTF-8 sequence: every byte above ASCII is a cp1252 byte.
+            return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0], "cp1252"
+        return data.decode("utf-8", errors="wics_cp1252"), "utf-8 with cp1252 bytes"
 
 
 def sniff_format(head: bytes) -> str:
@@ -279,19 +298,125 @@ def check_line_lengths(data: bytes, max_field_chars: int) -> None:
     limit = max_field_chars * LINE_LIMIT_FIELDS
     if len(data) <= limit:
         return
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        if end - start > limit:
-            number = data.count(b"\n", 0, start) + 1
-            raise UnreadableFile(
-                f"line {number} is {end - start:,} bytes long without "
-                f"a line break, over the limit of {limit:,} ({LINE_LIMIT_FIELDS} × "
-                "WICS_MAX_FIELD_CHARS): a field over the size limit or a damaged file",
-                row=number,
-            )
-        start = end + 1
+    import numpy as np
+
+    # The line lengths of the whole file at once: the positions of its newlines, differenced.
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    lengths = np.append(ends, len(data)) - starts
+    too_long = np.flatnonzero(lengths > limit)
+    if too_long.size:
+        index = int(too_long[0])
+        number = index + 1
+        raise UnreadableFile(
+            f"line {number} is {int(lengths[index]):,} bytes long without "
+            f"a line break, over the limit of {limit:,} ({LINE_LIMIT_FIELDS} × "
+            "WICS_MAX_FIELD_CHARS): a field over the size limit or a damaged file",
+            row=number,
+        )
+
+
+# Line breaks of str.splitlines other than \n and \r\n; polars splits lines on \n alone.
+_OTHER_LINE_BREAKS = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
+# What str.strip() strips (Unicode white space), for the pipe lists' lines.
+_PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+def text_lines(data: bytes, max_field_chars: int = 131_072) -> tuple[pl.Series, str]:
+    """The lines of a text export (as ``str.splitlines`` cuts them) and the encoding found;
+    a line over the length limit is refused first (``check_line_lengths``).
+
+    Valid UTF-8 goes to polars' line reader as it is; other bytes are decoded losslessly
+    (``decode_text``) and handed over re-encoded. Only a file with line breaks other than
+    ``\n`` and ``\r\n`` (old Mac ``\r``, form feeds) is split by Python.
+    """
+    lines: pl.Series | None = None
+    encoding = "utf-8"
+    plain = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    head = plain[:4096]
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        head and head.count(b"\x00") > len(head) // 4)
+    if not utf16:
+        try:
+            lines = _polars_lines(plain)
+        except pl.exceptions.ComputeError:  # not valid UTF-8
+            lines = None
+    if lines is not None:
+        # Each line's bytes as polars holds them, plus the "\r" it cut: an upper bound of the
+        # file's own line lengths, so the exact check runs only when a line comes near it.
+        longest = lines.str.len_bytes().max()
+        if isinstance(longest, int) and longest + 1 > max_field_chars * LINE_LIMIT_FIELDS:
+            check_line_lengths(data, max_field_chars)
+    text: str | None = None
+    if lines is None:
+        check_line_lengths(data, max_field_chars)  # before decoding: no giant line decoded
+        text, encoding = decode_text(data)
+        lines = _polars_lines(text.encode("utf-8"))
+    if lines.str.contains(_OTHER_LINE_BREAKS).any():
+        if text is None:
+            text, encoding = decode_text(data)
+        lines = pl.Series("line", text.splitlines(), dtype=pl.String)
+    return lines, encoding
+
+
+def _polars_lines(data: bytes) -> pl.Series:
+    if not data:
+        return pl.Series("line", [], dtype=pl.String)
+    return pl.read_lines(data, name="line").to_series()
+
+
+def _plain_fields(body: pl.Series, separator: str) -> pl.Series:
+    """Tab and pipe lines split into fields (no quoting: ``12"`` is an inch mark there)."""
+    if separator != "|":
+        return body.str.split(separator)
+    # Table lines are "|a|b|"; page titles and dashed rules between them are not rows.
+    stripped = body.str.strip_chars(_PY_WHITESPACE)
+    return body.to_frame().select(
+        pl.when(stripped.str.starts_with("|"))
+        .then(stripped.str.slice(1).str.strip_suffix("|").str.split("|"))
+    ).to_series()
+
+
+def _quoted_fields(body: pl.Series, separator: str, first_line: int,
+                   max_field_chars: int) -> pl.Series | tuple[list[list[str]], list[int]]:
+    """Comma/semicolon lines split into fields, quotes honoured strictly, in polars.
+
+    A line is split here only when it is a well-formed record on its own line (the regular
+    expression of a strict CSV record); a file with any other line (an unbalanced quote, a
+    field over the size limit, a NUL) goes through the csv module whole (``_quoted_rows``),
+    which refuses it with the line and reason.
+    """
+    s = separator
+    field = f'"(?:[^"]|"")*"|[^"{s}\\x00][^{s}\\x00]*'
+    quoted = body.str.contains('"', literal=True)
+    suspicious = (
+        (quoted & ~body.str.contains(f"^(?:{field})?(?:{s}(?:{field})?)*$"))
+        | body.str.contains("\x00", literal=True)
+        | (body.str.len_chars() > max_field_chars)
+    )
+    if body.len() and body[-1] == "":
+        # The csv module ends the file at the last line break: a last empty line is no row.
+        body = body.head(-1)
+        quoted, suspicious = quoted.head(-1), suspicious.head(-1)
+    if suspicious.any():
+        return _quoted_rows("\n".join(body.to_list()), separator, first_line, max_field_chars)
+    unquoted = pl.element().str.strip_prefix(s)
+    split = pl.col("line").str.split(separator)
+    # Every field after a separator: the line is given a leading one, so no match is empty.
+    parsed = (pl.lit(s) + pl.col("line")).str.extract_all(f"{s}(?:{field})?").list.eval(
+        pl.when(unquoted.str.starts_with('"'))
+        .then(unquoted.str.slice(1, unquoted.str.len_chars() - 2)
+              .str.replace_all('""', '"', literal=True))
+        .otherwise(unquoted)
+    )
+    lines = pl.DataFrame({"line": body, "quoted": quoted}).with_row_index("i")
+    # Each line through the cheaper split it needs (a plain split where it has no quote).
+    fields = pl.concat([
+        lines.filter(~pl.col("quoted")).select("i", fields=split),
+        lines.filter(pl.col("quoted")).select("i", fields=parsed),
+    ]).sort("i").with_columns(line=body)
+    # The csv module reads an empty line as a row without fields.
+    return fields.select(pl.when(pl.col("line") != "").then(pl.col("fields"))).to_series()
 
 
 def _quoted_rows(body: str, separator: str, first_line: int,
@@ -345,28 +470,35 @@ def _quoted_rows(body: str, separator: str, first_line: int,
     return rows, numbers
 
 
+def _grid_from_fields(fields: pl.Series, first_number: int) -> pl.DataFrame:
+    """Cells c0..cN from lists of fields (null: a line without fields), numbered from
+    ``first_number``."""
+    width = fields.list.len().max() or 0
+    assert isinstance(width, int)
+    return fields.to_frame("f").select(
+        *[pl.col("f").list.get(i, null_on_oob=True).alias(f"c{i}") for i in range(width)],
+        pl.int_range(first_number, first_number + fields.len(), dtype=pl.Int64).alias("_row"))
+
+
 def read_text(data: bytes, max_field_chars: int = 131_072,
               rule: HeaderRule = EXPORT_HEADER) -> Grid:
-    check_line_lengths(data, max_field_chars)
-    text, encoding = decode_text(data)
-    lines = text.splitlines()
-    best = _find_text_header(lines, rule)
+    lines, encoding = text_lines(data, max_field_chars)
+    best = _find_text_header(lines.head(HEADER_SEARCH_ROWS).to_list(), rule)
     if best is None:
         raise UnreadableFile(_no_header_message(rule=rule))
     header_index, header, separator = best
-    body_rows: list[list[str]] = []
-    numbers: list[int] = []
+    body = lines.slice(header_index + 1)
     if separator in ",;":
-        body_rows, numbers = _quoted_rows("\n".join(lines[header_index + 1 :]), separator,
-                                          header_index + 1, max_field_chars)
+        fields = _quoted_fields(body, separator, header_index + 1, max_field_chars)
     else:
-        # Tab "Spreadsheet" and pipe lists have no quoting: `12"` is an inch mark there.
-        for number, line in enumerate(lines[header_index + 1 :], start=header_index + 2):
-            body_rows.append(_split_line(line, separator))
-            numbers.append(number)
+        fields = _plain_fields(body, separator)
+    if isinstance(fields, tuple):
+        cells = _grid_from_rows(*fields)
+    else:
+        cells = _grid_from_fields(fields, header_index + 2)
     name = {"\t": "tab-separated text", "|": "pipe-separated text (unconverted list)",
             ";": "semicolon-separated text", ",": "comma-separated text"}[separator]
-    return Grid(_grid_from_rows(body_rows, numbers), header, header_index + 1, name, encoding)
+    return Grid(cells, header, header_index + 1, name, encoding)
 
 
 class _TableParser(HTMLParser):
