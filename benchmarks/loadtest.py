@@ -16,6 +16,7 @@ also for the saves made while the loads ran; written to ``benchmarks/results/loa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -55,12 +56,15 @@ class Config:
     counters_in_process: int = 16
     counters_in_second_process: int = 4
     saves_per_counter: int = 50
-    # Mean pause between two saves of one counter (uniform 0..2x): a person counting a bin
-    # takes minutes; a save a second per counter is a burst far beyond that.
-    think_s: float = 1.0
+    # Mean pause between two saves of one counter (uniform 0..2x). A person counting a bin
+    # takes a minute or more; 3 s each makes 20 counters save about 6-7 times a second, some
+    # twenty times what a busy floor types: still a stress test, but no longer one that only
+    # measures a queue (at 1 s the writers are busy nearly all the time).
+    think_s: float = 3.0
     mm60_rows: int = 100_000
     mb52_rows: int = 300_000
     time_limit_s: float = 600.0
+    loads: bool = True  # False: the same counters with nothing loading (the baseline)
     cache: Path | None = None
     log: bool = True
 
@@ -73,6 +77,10 @@ class Outcome:
     load_window: tuple[float, float] = (0.0, 0.0)
     in_warehouse: dict[str, int] = field(default_factory=dict)  # tag -> rows
     wall_s: float = 0.0
+    # Moments the file watch saw the database open for writing by two processes at once, or
+    # by one process through two descriptors (either would let commits be lost).
+    double_writers: list[str] = field(default_factory=list)
+    watch_samples: int = 0
 
     @property
     def all_saves(self) -> list[Save]:
@@ -146,6 +154,74 @@ def run_counters(prefix: str, n: int, keys: list[tuple[str, str]], saves: int, t
     for thread in threads:
         thread.join()
     return out
+
+
+class FileWatch(threading.Thread):
+    """Samples which of the test's processes hold the database file, and DuckDB's lock on it.
+
+    DuckDB keeps a second writer out with an fcntl lock, which is per process: a second
+    descriptor on the file in the same process (a second DuckDB instance, or anything that
+    opens and closes it) drops the lock silently, and the process writes on without it. This
+    watch is the load test's witness, from ``/proc``: a finding is two processes holding a
+    write lock on the file at once, or a process with the file open read-write that holds no
+    lock on it for ``persist_s`` running (a process waiting for the file opens it read-write
+    for a few milliseconds to try the lock; that is not a finding, but on a loaded machine a
+    try can take longer, so findings are for a person to look at, not proof).
+    """
+
+    def __init__(self, database: Path, pids: list[int], every_s: float = 0.05,
+                 persist_s: float = 1.0) -> None:
+        super().__init__(daemon=True, name="file-watch")
+        self.database, self.pids, self.every_s = str(database), pids, every_s
+        self.persist_s = persist_s
+        self.stop = threading.Event()
+        self.samples = 0
+        self.findings: list[str] = []
+
+    def _open_rw(self, pid: int) -> list[bool]:
+        """For each descriptor of ``pid`` on the file: whether it is open for writing."""
+        held = []
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") != self.database:
+                        continue
+                    flags = Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1]
+                    held.append(bool(int(flags.split()[0], 8) & os.O_RDWR))
+        return held
+
+    def _locks(self) -> dict[int, str]:
+        """pid -> lock type (WRITE/READ) of the POSIX locks on the file."""
+        try:
+            stat = os.stat(self.database)
+        except OSError:
+            return {}
+        inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+        locks: dict[int, str] = {}
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] == "POSIX" and fields[5] == inode:
+                locks[int(fields[4])] = fields[3]
+        return locks
+
+    def run(self) -> None:
+        unlocked_since: dict[int, float] = {}
+        while not self.stop.wait(self.every_s):
+            self.samples += 1
+            locks = self._locks()
+            open_rw = {pid: fds for pid in self.pids if any(fds := self._open_rw(pid))}
+            writers = [pid for pid, kind in locks.items() if kind == "WRITE"]
+            unlocked = {pid for pid in open_rw if pid not in locks}
+            if len(writers) > 1:
+                self.findings.append(f"{datetime.now():%H:%M:%S.%f}: two write locks {locks}")
+            now = time.monotonic()
+            unlocked_since = {pid: unlocked_since.get(pid, now) for pid in unlocked}
+            for pid, since in unlocked_since.items():
+                if now - since >= self.persist_s:
+                    self.findings.append(
+                        f"{datetime.now():%H:%M:%S.%f}: process {pid} has had the file open "
+                        f"read-write without a lock for {now - since:.3f} s (locks {locks}, "
+                        f"descriptors {open_rw})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,9 +315,10 @@ def run(config: Config) -> Outcome:
     started = time.time()
     deadline = started + config.time_limit_s
 
-    loader = _child(["--loader", *map(str, staged[1:])])
-    assert loader.stdout is not None
-    assert loader.stdout.readline().strip() == "started"
+    loader = _child(["--loader", *map(str, staged[1:])]) if config.loads else None
+    if loader is not None:
+        assert loader.stdout is not None
+        assert loader.stdout.readline().strip() == "started"
     second = None
     if config.counters_in_second_process:
         spec = {"prefix": "p2c", "n": config.counters_in_second_process, "keys": keys,
@@ -253,13 +330,22 @@ def run(config: Config) -> Outcome:
                  f"{config.saves_per_counter} saves each, while {month2.name} and {mb52.name} "
                  "load in a third ...")
     outcome = Outcome()
+    from pipelines.settings import get_settings
+    watch = FileWatch(get_settings().database.resolve(),
+                      [os.getpid()] + [p.pid for p in (loader, second) if p is not None])
+    if sys.platform.startswith("linux"):
+        watch.start()
     outcome.saves = run_counters("p1c", config.counters_in_process, keys,
                                  config.saves_per_counter, config.think_s, count_date, deadline)
     remaining = max(deadline - time.time(), 1.0)
     if second is not None:
         outcome.second_process = [Save(**s) for s in _result(second, remaining)]
-    outcome.loads = _result(loader, max(deadline - time.time(), 1.0))
+    outcome.loads = _result(loader, max(deadline - time.time(), 1.0)) if loader else []
     outcome.wall_s = time.time() - started
+    watch.stop.set()
+    if watch.is_alive():
+        watch.join()
+    outcome.double_writers, outcome.watch_samples = watch.findings, watch.samples
     if outcome.loads:
         outcome.load_window = (min(x["started"] for x in outcome.loads),
                                max(x["started"] + x["seconds"] for x in outcome.loads))
@@ -309,9 +395,10 @@ def report(outcome: Outcome, config: Config) -> str:
         f"{config.saves_per_counter} saves each, a pause of 0 to {2 * config.think_s:g} s "
         "between two saves of a counter; each save is "
         "`with warehouse() as con: add_count(con, ..., user=..., settings=get_settings())`.",
-        "- Loaded meanwhile by a third process (`load_file` + `refresh_after_load`): "
-        + ", ".join(f"{x['file']} ({x['status']}, {x['rows']:,} rows, {x['seconds']:.1f} s, "
-                    f"database {x['db_seconds']:.1f} s)" for x in outcome.loads) + ".",
+        ("- Loaded meanwhile by a third process (`load_file` + `refresh_after_load`): "
+         + ", ".join(f"{x['file']} ({x['status']}, {x['rows']:,} rows, {x['seconds']:.1f} s, "
+                     f"database {x['db_seconds']:.1f} s)" for x in outcome.loads) + "."
+         if outcome.loads else "- Nothing loading meanwhile (`--no-loads`, the baseline)."),
         f"- Machine: {os.cpu_count()} cores, load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after the run (shared machine).",
         "",
@@ -326,6 +413,10 @@ def report(outcome: Outcome, config: Config) -> str:
     ]
     if outcome.errors:
         lines += ["", "Errors:", *sorted({f"- {s.error}" for s in outcome.errors})]
+    lines += ["", f"File watch: {outcome.watch_samples:,} samples of the three processes' "
+              f"descriptors and locks on the database; {len(outcome.double_writers)} with two "
+              "writers (two write locks, or the file open read-write without the lock)."]
+    lines += [f"- {x}" for x in outcome.double_writers[:20]]
     if outcome.lost or outcome.duplicated or outcome.phantom:
         lost = sorted((s for s in outcome.all_saves if s.tag in set(outcome.lost)),
                       key=lambda s: s.started)
@@ -344,11 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16, help="counters in this process")
     parser.add_argument("--second", type=int, default=4, help="counters in a second process")
     parser.add_argument("--saves", type=int, default=50, help="saves per counter")
-    parser.add_argument("--think", type=float, default=1.0,
+    parser.add_argument("--think", type=float, default=3.0,
                         help="mean pause between two saves of one counter, seconds")
     parser.add_argument("--mm60-rows", type=int, default=100_000)
     parser.add_argument("--mb52-rows", type=int, default=300_000)
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds, whole run")
+    parser.add_argument("--no-loads", action="store_true",
+                        help="the same counters with nothing loading meanwhile")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "loadtest.md")
     args = parser.parse_args(argv)
     if args.loader:
@@ -361,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(home=Path(folder) / "home", counters_in_process=args.threads,
                         counters_in_second_process=args.second, saves_per_counter=args.saves,
                         think_s=args.think, mm60_rows=args.mm60_rows,
-                        mb52_rows=args.mb52_rows, time_limit_s=args.time_limit)
+                        mb52_rows=args.mb52_rows, time_limit_s=args.time_limit,
+                        loads=not args.no_loads)
         try:
             outcome = run(config)
         except Exception:
@@ -371,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
+    # The file watch's findings are listed, not failed on: a process waiting for the file
+    # holds it open read-write, unlocked, while it tries the lock, and on a loaded machine a
+    # try can be slow; lost saves are what fails a run.
     failed = outcome.lost or outcome.duplicated or outcome.errors or outcome.phantom
     return 1 if failed else 0
 

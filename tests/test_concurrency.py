@@ -7,10 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.ingest.load import load_file
-from pipelines.warehouse.db import WarehouseBusyError, query, warehouse
+from pipelines.warehouse.db import WarehouseAbortedError, WarehouseBusyError, query, warehouse
 
 from conftest import mm60_row
 
@@ -68,3 +69,18 @@ def test_an_error_inside_the_block_rolls_everything_back(wics_home):
                     "VALUES ('1', '1000', now())")
         raise RuntimeError("boom")
     assert query("SELECT count(*) FROM material", path=wics_home.database).item() == 0
+
+
+def test_a_block_that_swallows_a_failed_statement_is_not_reported_as_saved(wics_home):
+    # DuckDB aborts the transaction at the failed statement, and COMMIT of an aborted
+    # transaction returns quietly having written nothing: the caller must hear about it.
+    with pytest.raises(WarehouseAbortedError), warehouse(wics_home.database) as con:
+        con.execute("INSERT INTO material (material, plant, updated_at) "
+                    "VALUES ('1', '1000', now())")
+        with pytest.raises(duckdb.Error):
+            con.execute("SELECT * FROM no_such_table")
+    assert query("SELECT count(*) FROM material", path=wics_home.database).item() == 0
+    with warehouse(wics_home.database) as con:  # the next block works as usual
+        con.execute("INSERT INTO material (material, plant, updated_at) "
+                    "VALUES ('1', '1000', now())")
+    assert query("SELECT count(*) FROM material", path=wics_home.database).item() == 1

@@ -20,5 +20,34 @@ def test_every_count_saved_under_load_is_there_exactly_once(tmp_path, monkeypatc
     assert [s.error for s in outcome.errors] == []
     assert len(outcome.all_saves) == 8 * 8
     assert outcome.lost == [] and outcome.duplicated == [] and outcome.phantom == []
+    assert outcome.watch_samples > 0
     assert len(outcome.in_warehouse) == 64
     assert {s.counter for s in outcome.second_process} == {"p2c00", "p2c01"}
+
+
+def test_the_file_watch_sees_a_process_writing_without_duckdbs_lock(wics_home):
+    import os
+    import time
+
+    from benchmarks.loadtest import FileWatch
+    from pipelines.warehouse.db import warehouse
+
+    database = wics_home.database.resolve()
+    with warehouse(database):
+        pass
+    watch = FileWatch(database, [os.getpid()], every_s=0.01, persist_s=0.05)
+    watch.start()
+    try:
+        with warehouse(database):
+            time.sleep(0.1)
+            assert watch.findings == []  # DuckDB's descriptor, with its lock
+            # Opening and closing any descriptor of the file drops the process's fcntl locks
+            # on it: the instance stays open read-write, unprotected.
+            os.close(os.open(database, os.O_RDONLY))
+            deadline = time.monotonic() + 10
+            while not watch.findings and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        watch.stop.set()
+        watch.join()
+    assert "without a lock" in watch.findings[0]

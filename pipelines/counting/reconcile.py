@@ -64,8 +64,15 @@ def basis_expression(config: CountingConfig, alias: str = "st") -> str:
 
 
 def _scope_sql(count_dates: Iterable[date] | None, since: date | None,
-               column: str = "count_date", keys: str | None = None) -> tuple[str, dict]:
+               column: str = "count_date", keys: str | None = None,
+               key: tuple[date, str, str] | None = None) -> tuple[str, dict]:
     clauses, params = [], {}
+    if key is not None:
+        # One key as bound values, not a join: the scans of the tables then skip by their
+        # zone maps instead of reading every row (this runs on every saved count).
+        clauses.append(f"{column} = $key_date AND material = $key_material "
+                       "AND plant = $key_plant")
+        params.update(key_date=key[0], key_material=key[1], key_plant=key[2])
     if keys is not None:
         clauses.append(f"({column}, material, plant) IN "
                        f"(SELECT count_date, material, plant FROM {keys})")
@@ -78,7 +85,8 @@ def _scope_sql(count_dates: Iterable[date] | None, since: date | None,
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def _sap_ctes(config: CountingConfig, keys: str, *, by_storage_location: bool = False) -> str:
+def _sap_ctes(config: CountingConfig, keys: str, *, by_storage_location: bool = False,
+              one_key: bool = False) -> str:
     """CTEs ``matched`` (the rows of ``keys`` with their ``sap_snapshot_date``) and ``stock``
     (the stock basis per snapshot date × material × plant [× storage location]).
 
@@ -88,11 +96,14 @@ def _sap_ctes(config: CountingConfig, keys: str, *, by_storage_location: bool = 
     """
     basis = basis_expression(config)
     location = ", st.storage_location" if by_storage_location else ""
+    # With one key (bound as $key_material / $key_plant) the stock scans filter on it directly.
+    plant_only = "AND plant = $key_plant" if one_key else ""
+    stock_only = "WHERE st.material = $key_material AND st.plant = $key_plant" if one_key else ""
     return f"""
 snapshots AS (
     SELECT DISTINCT plant, snapshot_date FROM sap_stock
     WHERE plant IN (SELECT DISTINCT plant FROM {keys})
-      AND snapshot_date <= (SELECT max(count_date) FROM {keys})
+      AND snapshot_date <= (SELECT max(count_date) FROM {keys}) {plant_only}
 ),
 matched AS (
     SELECT k.*, s.snapshot_date AS sap_snapshot_date
@@ -109,11 +120,12 @@ stock AS (
     FROM sap_stock st SEMI JOIN wanted w
       ON st.snapshot_date = w.sap_snapshot_date AND st.material = w.material
          AND st.plant = w.plant
+    {stock_only}
     GROUP BY ALL
 )"""
 
 
-def _variance_sql(config: CountingConfig, scope: str) -> str:
+def _variance_sql(config: CountingConfig, scope: str, one_key: bool = False) -> str:
     return f"""
 WITH counted AS (
     SELECT count_date, material, plant,
@@ -126,7 +138,7 @@ WITH counted AS (
     FROM physical_count
     WHERE voided_at IS NULL AND quantity IS NOT NULL {scope}
     GROUP BY count_date, material, plant
-),{_sap_ctes(config, "counted")},
+),{_sap_ctes(config, "counted", one_key=one_key)},
 lines AS (
     SELECT m.*,
            CASE WHEN m.sap_snapshot_date IS NOT NULL THEN coalesce(s.sap_qty, 0) END AS sap_qty,
@@ -219,19 +231,24 @@ def reconcile(
             return ReconcileResult(0, 0, 0, 0.0)
     if keys is not None and keys.is_empty():
         return ReconcileResult(0, 0, 0, 0.0)
+    if keys is not None:
+        unique = keys.select("count_date", "material", "plant").unique()
+        if unique.height == 1 and not unique.null_count().sum_horizontal().item():
+            return _reconcile(con, count_dates, since, None, config, key=unique.row(0))
     with _keys_view(con, keys) as name:
         return _reconcile(con, count_dates, since, name, config)
 
 
 def _reconcile(con: duckdb.DuckDBPyConnection, count_dates: list[date] | None,
                since: date | None, keys: str | None,
-               config: CountingConfig) -> ReconcileResult:
-    scope, params = _scope_sql(count_dates, since, keys=keys)
+               config: CountingConfig, key: tuple[date, str, str] | None = None,
+               ) -> ReconcileResult:
+    scope, params = _scope_sql(count_dates, since, keys=keys, key=key)
     started = time.perf_counter()
     con.execute(f"DELETE FROM count_variance WHERE TRUE {scope}", params)
     con.execute(
         f"INSERT INTO count_variance ({', '.join(VARIANCE_COLUMNS)}) "
-        + _variance_sql(config, scope),
+        + _variance_sql(config, scope, one_key=key is not None),
         {**_params(config), **params},
     )
     # A plain tuple, not a frame: this runs on every saved count.

@@ -99,16 +99,24 @@ def _counted(alias: str = "p") -> str:
 
 @contextmanager
 def _material_scope(con: duckdb.DuckDBPyConnection, materials: pl.DataFrame | None,
-                    alias: str) -> Iterator[str]:
-    """SQL ``AND`` restricting ``alias`` to the material × plants of ``materials`` (all: '')."""
+                    alias: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """SQL ``AND`` restricting ``alias`` to the material × plants of ``materials`` (all: ''),
+    with the parameters it binds."""
     if materials is None:
-        yield ""
+        yield "", {}
         return
     frame = materials.select(pl.col("material").cast(pl.String),
                              pl.col("plant").cast(pl.String)).unique()
+    if frame.height == 1 and not frame.null_count().sum_horizontal().item():
+        # One material × plant (a saved count) as bound values: no frame to register and
+        # the scans skip by their zone maps.
+        material, plant = frame.row(0)
+        yield (f" AND {alias}.material = ${alias}_material AND {alias}.plant = ${alias}_plant",
+               {f"{alias}_material": material, f"{alias}_plant": plant})
+        return
     with registered(con, frame, "materials") as name:
         yield (f" AND ({alias}.material, {alias}.plant) IN "
-               f"(SELECT material, plant FROM {name})")
+               f"(SELECT material, plant FROM {name})"), {}
 
 
 def mark_counted(con: duckdb.DuckDBPyConnection,
@@ -117,11 +125,12 @@ def mark_counted(con: duckdb.DuckDBPyConnection,
 
     ``materials`` (material, plant) limits it to those: what a saved count can fill.
     """
-    with _material_scope(con, materials, "s") as scope:
-        return _mark_counted(con, scope)
+    with _material_scope(con, materials, "s") as (scope, params):
+        return _mark_counted(con, scope, params)
 
 
-def _mark_counted(con: duckdb.DuckDBPyConnection, scope: str) -> int:
+def _mark_counted(con: duckdb.DuckDBPyConnection, scope: str,
+                  params: dict[str, str] | None = None) -> int:
     changed = con.execute(
         f"""UPDATE count_schedule SET
                 status = CASE WHEN f.counted_on IS NULL THEN 'planned' ELSE 'counted' END,
@@ -138,7 +147,8 @@ def _mark_counted(con: duckdb.DuckDBPyConnection, scope: str) -> int:
                 GROUP BY s.schedule_id
             ) f
             WHERE count_schedule.schedule_id = f.schedule_id
-              AND count_schedule.counted_on IS DISTINCT FROM f.counted_on"""
+              AND count_schedule.counted_on IS DISTINCT FROM f.counted_on""",
+        params or None,
     ).fetchone()
     return int(changed[0]) if changed else 0
 
@@ -186,13 +196,15 @@ def sync_recounts(
     ``materials`` (material, plant) limits it to those: what a saved count can change.
     """
     today = today or date.today()
-    with _material_scope(con, materials, "s") as scope, \
-            _material_scope(con, materials, "v") as variance_scope:
-        return _sync_recounts(con, today, config, scope, variance_scope)
+    with _material_scope(con, materials, "s") as (scope, params), \
+            _material_scope(con, materials, "v") as (variance_scope, variance_params):
+        return _sync_recounts(con, today, config, scope, variance_scope, params,
+                              variance_params)
 
 
 def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: CountingConfig,
-                   scope: str, variance_scope: str) -> RecountResult:
+                   scope: str, variance_scope: str, params: dict[str, str] | None = None,
+                   variance_params: dict[str, str] | None = None) -> RecountResult:
     withdrawn = con.execute(
         """DELETE FROM count_schedule s
            WHERE s.reason = 'recount' AND s.status = 'planned'
@@ -200,7 +212,8 @@ def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: Counting
              AND NOT EXISTS (
                  SELECT 1 FROM count_variance v
                  WHERE v.material = s.material AND v.plant = s.plant
-                   AND v.count_date = s.source_count_date AND v.needs_recount)""" + scope
+                   AND v.count_date = s.source_count_date AND v.needs_recount)""" + scope,
+        params or None,
     ).fetchone()
     candidates = con.execute(  # tuples, not a frame: this runs on every saved count
         f"""SELECT v.count_date, v.material, v.plant, v.counters
@@ -216,7 +229,8 @@ def _sync_recounts(con: duckdb.DuckDBPyConnection, today: date, config: Counting
                   WHERE p.material = v.material AND p.plant = v.plant
                     AND p.count_date > v.count_date AND {_counted()})
             ORDER BY v.count_date, v.plant, v.material""",
-        {"since": today - timedelta(days=config.recount_lookback_days)},
+        {"since": today - timedelta(days=config.recount_lookback_days),
+         **(variance_params or {})},
     ).fetchall()
     loads: dict[date, dict[str | None, int]] = {}
     added = 0

@@ -357,6 +357,28 @@ def _schema_key(path: Path) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
+class WarehouseAbortedError(RuntimeError):
+    """A statement of the block failed and the block carried on; nothing was written."""
+
+
+def _check_not_aborted(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise when the open transaction was aborted by a statement error the block caught.
+
+    DuckDB aborts a transaction when a statement in it fails, and a later ``COMMIT`` of that
+    transaction then returns without an error having written nothing: a save would report
+    success and be gone. Any statement on an aborted transaction raises, so one cheap one
+    tells.
+    """
+    try:
+        con.execute("SELECT 1")
+    except duckdb.TransactionException as error:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise WarehouseAbortedError(
+            f"a statement of this transaction failed and the error was caught ({error}); "
+            "nothing was written") from error
+
+
 @contextmanager
 def warehouse(
     path: Path | str | None = None,
@@ -397,6 +419,7 @@ def warehouse(
                     f"another transaction changed the same rows first ({error}); "
                     "nothing was written") from error
             raise
+        _check_not_aborted(con)
         try:
             con.execute("COMMIT")
         except duckdb.TransactionException as error:
