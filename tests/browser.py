@@ -116,7 +116,8 @@ def screenshot(page, name: str, width: int = 1400) -> Path:
     page.set_viewport_size({"width": width, "height": 900})
     page.wait_for_timeout(300)  # the layout follows the new width
     height = page.evaluate(
-        "() => document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+        "() => (document.querySelector('[data-testid=stMainBlockContainer]')"
+        " || document.body).scrollHeight")  # other pages (the OIDC provider's) have no block
     page.set_viewport_size({"width": width, "height": min(max(height + 60, 900), 6000)})
     page.wait_for_timeout(500)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
