@@ -9,9 +9,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from streamlit import config as streamlit_config
 
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse.db import warehouse
+
+# AppTest runs in this process and does not read dashboard/.streamlit/config.toml: the same
+# "no magic" setting here (see the comment there).
+streamlit_config.set_option("runner.magicEnabled", False)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
