@@ -338,12 +338,19 @@ def _open_in_turn(gate: _Gate, read_only: bool, deadline: float,
     with gate.cond:
         if _sharing(gate) and (gate.mode == "rw" or read_only):
             return _join(gate)
+    with _in_turn(gate, deadline, timeout_s):
+        return _connect(gate, read_only, deadline, timeout_s, nested=False)
+
+
+@contextmanager
+def _in_turn(gate: _Gate, deadline: float, timeout_s: float) -> Iterator[None]:
+    """Hold the process's turnstile, then the file's, for the block."""
     if not gate.entry.acquire(timeout=_remaining(deadline)):
         raise _busy(gate.path, timeout_s, "other threads of this process are opening it")
     try:
         file_locked = _take_file_turnstile(gate, deadline, timeout_s)
         try:
-            return _connect(gate, read_only, deadline, timeout_s, nested=False)
+            yield
         finally:
             if file_locked:
                 gate.file_turnstile_held = False
@@ -447,22 +454,12 @@ def exclusive(path: Path | str | None = None, *, timeout_s: float = 5.0) -> Iter
     gate.writer_thread, gate.writer_since = threading.get_ident(), datetime.now()
     try:
         _drop_anchor(gate)
-        if not gate.entry.acquire(timeout=_remaining(deadline)):
-            raise _busy(db_path, timeout_s, "other threads of this process are opening it")
-        try:
-            file_locked = _take_file_turnstile(gate, deadline, timeout_s)
-            try:
-                if db_path.exists():
-                    con, _ = _connect(gate, False, deadline, timeout_s, nested=False)
-                    _close(gate, con)  # it could be opened: nobody else has it
-                    _drop_anchor(gate)
-                yield db_path
-            finally:
-                if file_locked:
-                    gate.file_turnstile_held = False
-                    fcntl.lockf(gate.lock_fd, fcntl.LOCK_UN)
-        finally:
-            gate.entry.release()
+        with _in_turn(gate, deadline, timeout_s):
+            if db_path.exists():
+                con, _ = _connect(gate, False, deadline, timeout_s, nested=False)
+                _close(gate, con)  # it could be opened: nobody else has it
+                _drop_anchor(gate)
+            yield db_path
     finally:
         gate.writer_thread = gate.writer_since = None
         gate.writer.release()
