@@ -21,7 +21,14 @@ def test_sample_exports_load_in_order(wics_home):
     assert (mb52.status, mb52.rows_loaded, mb52.snapshot_date) == ("loaded", 6000,
                                                                     date(2026, 11, 2))
     assert mb52.summary["unknown_materials"] == 0
-    text = load_file(shared_file("samples", "MB52_stock_2026-11-03.XLS"))
+    # The 40-line .XLS after a 6,000-line snapshot of the same plants is a likely partial
+    # export (issue 9's first case): refused before the commit, then loaded knowingly.
+    sample_xls = shared_file("samples", "MB52_stock_2026-11-03.XLS")
+    refused = load_file(sample_xls)
+    assert refused.status == "rejected" and "plant" in refused.error, refused.error
+    assert query("SELECT count(*) FROM sap_stock WHERE snapshot_date = '2026-11-03'",
+                 path=wics_home.database).item() == 0
+    text = load_file(sample_xls, force=True)
     assert (text.status, text.snapshot_date, text.summary["format"]) == (
         "loaded", date(2026, 11, 3), "tab-separated text")
     assert text.summary["number_format"] == "1.234,56"
