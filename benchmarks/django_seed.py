@@ -9,14 +9,23 @@ so that the benchmark compares like with like on the same MM60 file:
 - the workbook read with openpyxl in read-only mode, as the seed read it, and the header row
   mapped to fields by label;
 - inside that same loop, one ``update_or_create`` per row, with Django's defaults (autocommit:
-  every call is its own transaction in SQLite);
+  every call is its own transaction: a SELECT ... FOR UPDATE, then an UPDATE or INSERT);
 - then the rows missing from the file deleted. Here the old way is given the benefit of the
   doubt: one set-based ``DELETE`` per chunk of 500 ids instead of a ``delete()`` per row.
 
 It does less than WICS does (no validation, no number-format detection, no duplicate collapsing,
-no change history or report), which also favours it. Django is configured in-process
-(``settings.configure``) with a SQLite file in a temporary folder; the table is created with the
-schema editor, as ``migrate --run-syncdb`` would.
+no change history or report), which also favours it.
+
+The seed ran on a database server: its last committed ``settings.py`` (deleted from the repository
+in April 2023) points Django at MySQL (MariaDB on the developer's machine, MySQL on PythonAnywhere),
+an earlier one at CockroachDB, and its ``architecture.md`` says "Django-based web application
+backed by MySQL". Against a server every ORM call is a round trip through the database client and
+every autocommitted row a durable commit, which is where the seed's minutes went. The benchmark
+therefore runs the old way on a real PostgreSQL server (``benchmarks/postgres.py`` starts a
+throwaway local cluster; MySQL is not on the machine, PostgreSQL is the server database at
+hand) and falls back to a SQLite file when no server can be started, saying which it used.
+Django is configured in-process (``settings.configure``); the table is created with the schema
+editor, as ``migrate --run-syncdb`` would.
 """
 
 from __future__ import annotations
@@ -43,8 +52,21 @@ DELETE_CHUNK = 500
 _model: Any = None
 
 
-def setup(database: Path) -> Any:
-    """Configure Django on a SQLite file, create the table and return the model class.
+def sqlite_database(path: Path) -> dict[str, Any]:
+    """Django's settings for a SQLite file."""
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+
+
+def postgres_database(connection: dict[str, Any]) -> dict[str, Any]:
+    """Django's settings for a PostgreSQL server (``host`` may be a unix-socket folder)."""
+    return {"ENGINE": "django.db.backends.postgresql", "NAME": connection["dbname"],
+            "USER": connection["user"], "HOST": connection["host"],
+            "PORT": str(connection.get("port", 5432))}
+
+
+def setup(database: Path | dict[str, Any]) -> Any:
+    """Configure Django on a database (a SQLite file, or Django's settings of one such as
+    ``postgres_database``), create the table and return the model class.
 
     Django can be configured once per process: the benchmark runs this in a fresh one.
     """
@@ -55,7 +77,8 @@ def setup(database: Path) -> Any:
     from django.conf import settings
 
     settings.configure(
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}},
+        DATABASES={"default": database if isinstance(database, dict)
+                   else sqlite_database(database)},
         INSTALLED_APPS=[],
         USE_TZ=False,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",

@@ -26,7 +26,7 @@ from pipelines.ingest import quality
 from pipelines.ingest.after_load import after_load_or_pending
 from pipelines.ingest.load import force_load
 from pipelines.ingest.names import free_name, safe_upload_name
-from pipelines.reports.change_report import material_changes
+from pipelines.reports.change_report import material_changes, write_load_change_report
 from pipelines.reports.variance_report import write_variance_report
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query, warehouse
@@ -104,6 +104,17 @@ def recent_loads(limit: int = 200) -> pl.DataFrame:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def material_changes_of_load(load_id: int) -> pl.DataFrame:
     return _read(material_changes, load_id)
+
+
+# A load's changes never change once it committed: the report of one is kept for a while,
+# a few loads at most (a large update's workbook is tens of MB).
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def change_report_xlsx(load_id: int) -> bytes:
+    """The change report of an MM60 load as xlsx bytes, written from ``material_change`` when
+    the download is asked for (never inside the load)."""
+    with tempfile.TemporaryDirectory() as folder:
+        _, path = _read(write_load_change_report, Path(folder) / "changes.xlsx", load_id)
+        return path.read_bytes()
 
 
 def running_loads() -> pl.DataFrame:

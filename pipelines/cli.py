@@ -1,5 +1,5 @@
-"""The ``wics`` command: load a file, write and load demo data, start the whole system, show
-the settings, back the warehouse up and restore it."""
+"""The ``wics`` command: load a file, write an MM60's change report, write and load demo data,
+start the whole system, show the settings, back the warehouse up and restore it."""
 
 from __future__ import annotations
 
@@ -124,6 +124,39 @@ def load_command(args: argparse.Namespace) -> int:
              for line in r.lines()]
     _print_result(result, lines + (refreshed.lines() if refreshed else []), reported)
     return 0 if result.ok else 1
+
+
+def changes_command(args: argparse.Namespace) -> int:
+    """Write the change report of an MM60 load (default: the latest) as xlsx."""
+    from pipelines.reports.change_report import (
+        mm60_load,
+        report_file_name,
+        write_load_change_report,
+    )
+    from pipelines.warehouse.db import warehouse
+
+    settings = get_settings()
+    load_id, path = args.load_id, args.path
+    if load_id is not None and not load_id.isdigit() and path is None:
+        load_id, path = None, load_id  # `wics changes out.xlsx`: the latest load's report
+    if load_id is not None and not load_id.isdigit():
+        console.print(f"[red]{load_id} is not a load number.[/]")
+        return 2
+    if not settings.database.exists():
+        console.print(f"[red]There is no warehouse at {settings.database}.[/]")
+        return 2
+    with warehouse(settings.database, read_only=True) as con:
+        try:
+            number, _ = mm60_load(con, int(load_id) if load_id is not None else None)
+            target = Path(path) if path else settings.reports_dir / report_file_name(number)
+            started = time.perf_counter()
+            number, written = write_load_change_report(con, target, number)
+        except LookupError as error:
+            console.print(f"[red]{error}[/]")
+            return 1
+    console.print(f"[green]Change report[/] of load {number} written to {written} "
+                  f"({time.perf_counter() - started:.1f} s)")
+    return 0
 
 
 def backup_command(args: argparse.Namespace) -> int:
@@ -385,6 +418,15 @@ def main(argv: list[str] | None = None) -> int:
                       help="load knowingly a file refused only as suspiciously small or as an "
                       "older MM60 (or the same bytes again); load_log records it as forced")
     load.set_defaults(handler=load_command)
+
+    changes = commands.add_parser(
+        "changes", help="write the change report (xlsx) of an MM60 load")
+    changes.add_argument("load_id", nargs="?", metavar="LOAD_ID",
+                         help="an MM60 load (default: the latest)")
+    changes.add_argument("path", nargs="?", metavar="PATH",
+                         help="the xlsx to write (default: WICS_HOME/reports/"
+                         "material_changes_load<N>.xlsx)")
+    changes.set_defaults(handler=changes_command)
 
     demo = commands.add_parser("demo", help="write demo SAP exports and load them via Dagster")
     demo.add_argument("--materials", type=int, default=2000, help="material × plant rows")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.demo.warehouse import DEMO_COUNTERS
+from pipelines.ingest.load import load_file
 from pipelines.settings import get_settings
 from pipelines.warehouse.db import query
 
@@ -41,8 +42,36 @@ def test_wics_load_prints_what_it_did(wics_home, mm60_file):
     assert {"added 1", "removed 1", "changed 1", "reactivated 0"} <= set(out)
     assert "changed fields price 1" in out
     assert "snapshot date 2026-11-01" in out
-    assert any(line.startswith("refreshed change report") for line in out)
-    assert (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
+    assert "refreshed change report on demand: wics changes 2" in out
+    # The report is not written by the load: `wics changes` writes it when asked.
+    assert not (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
+
+
+def test_wics_changes_writes_the_report_of_an_mm60_load(wics_home, mm60_file, tmp_path):
+    import openpyxl
+
+    empty = wics("changes", home=wics_home.home)
+    assert empty.returncode == 2 and "There is no warehouse" in empty.stdout
+    load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
+    load_file(mm60_file([mm60_row("1", price=3.0), mm60_row("3")]))
+    latest = wics("changes", home=wics_home.home)
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    report = wics_home.reports_dir / "material_changes_load2.xlsx"
+    assert f"Change report of load 2 written to {report}" in " ".join(lines(latest.stdout))
+    rows = list(openpyxl.load_workbook(report)["All changes"].iter_rows(min_row=2,
+                                                                        values_only=True))
+    assert sorted((r[0], r[1]) for r in rows) == [("added", "3"), ("changed", "1"),
+                                                  ("removed", "2")]
+    elsewhere = tmp_path / "first.xlsx"
+    first = wics("changes", "1", str(elsewhere), home=wics_home.home)
+    assert first.returncode == 0 and elsewhere.exists()
+    assert "First load of these plants: 2 materials added" in openpyxl.load_workbook(
+        elsewhere)["Summary"]["A3"].value
+    named = tmp_path / "latest.xlsx"
+    assert wics("changes", str(named), home=wics_home.home).returncode == 0  # path alone
+    assert named.exists()
+    missing = wics("changes", "7", home=wics_home.home)
+    assert missing.returncode == 1 and "load 7 is not an MM60 that loaded" in missing.stdout
 
 
 def test_wics_load_as_of_sets_the_snapshot_date(wics_home, mb52_file):

@@ -62,7 +62,10 @@ def test_mm60_then_mb52_jobs_materialize_with_metadata(wics_home, defs, mm60_fil
     changes = _metadata(result, "material_change", instance)
     assert (changes["added"], changes["removed"], changes["changed"]) == (1, 1, 1)
     assert "price" in changes["preview"]
-    assert (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
+    assert changes["dagster/row_count"] == 3
+    # No file is written with the load: the metadata says how to get the report.
+    assert "wics changes 2" in changes["report"]
+    assert not (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
 
     stock = mb52_file([mb52_row("1"), mb52_row("99")], name="MB52_2026-11-02.xlsx")
     result = defs.resolve_job_def("load_mb52").execute_in_process(

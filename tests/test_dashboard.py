@@ -57,6 +57,26 @@ def test_loads_page_lists_files_rejections_and_changes(loaded):
     assert set(changes["change"]) == {"added", "removed", "changed"}
     caption = [c.value for c in app.caption if c.value.startswith("Materials:")][0]
     assert caption.startswith("Materials: 1 added, 1 removed, 1 changed")
+    download = app.get("download_button")
+    assert [d.proto.label for d in download] == ["Change report (xlsx)"]
+
+
+def test_change_report_downloads_from_material_change(loaded):
+    """The loads page's download: the workbook written from material_change on the click."""
+    import io
+
+    import openpyxl
+
+    from warehouse_data import change_report_xlsx
+
+    assert list(loaded.reports_dir.iterdir()) == []  # nothing written by the loads
+    book = openpyxl.load_workbook(io.BytesIO(change_report_xlsx(2)))
+    assert book["Summary"]["A1"].value == "MM60 changes of load 2"
+    rows = list(book["All changes"].iter_rows(min_row=2, values_only=True))
+    assert sorted((r[0], r[1], r[2]) for r in rows) == [
+        ("added", "3", "1100"), ("changed", "1", "1000"), ("removed", "2", "1000")]
+    with pytest.raises(LookupError, match="load 3 is not an MM60"):
+        change_report_xlsx(3)  # the MB52
 
 
 def test_change_table_filters_by_change_type_and_counts_materials(wics_home, mm60_file):

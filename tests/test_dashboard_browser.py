@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import date
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from pipelines.accounts import add_account
@@ -49,6 +52,13 @@ def test_every_page_renders_on_the_demo_warehouse(demo_home):
         assert "Changes of load 3" in body and "Materials:" in body
         assert "removed" in body and "changed" in body  # the change-type filter
         screenshot(page, "loads")
+        # The change report is written from material_change when the button is clicked.
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Change report (xlsx)").click()
+        assert download.value.suggested_filename == "material_changes_load3.xlsx"
+        book = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+        assert book["Summary"]["A1"].value == "MM60 changes of load 3"
+        assert book["All changes"].max_row > 1  # the update's changes, listed
 
 
 def test_an_uploaded_file_shows_its_progress_and_result(wics_home, mm60_file, mb52_file):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from pipelines.ingest.load import date_from_file_name, load_file
-from pipelines.warehouse.db import query
+from pipelines.warehouse.db import query, warehouse
 
 from conftest import mb52_row, mm60_row
 
@@ -219,19 +219,50 @@ def test_a_failure_that_is_not_the_files_fault_leaves_the_file_to_retry(
 def test_change_report_lists_every_change_but_not_a_first_load(wics_home, mm60_file):
     import openpyxl
 
-    from pipelines.ingest.after_load import change_report_path, refresh_after_load
+    from pipelines.ingest.after_load import refresh_after_load
+    from pipelines.reports.change_report import write_load_change_report
+
+    def report(load_id: int | None = None) -> openpyxl.Workbook:
+        with warehouse(read_only=True) as con:
+            _, path = write_load_change_report(con, wics_home.reports_dir / "r.xlsx", load_id)
+        return openpyxl.load_workbook(path)
 
     first = load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
-    refresh_after_load(first, wics_home)
-    book = openpyxl.load_workbook(change_report_path(wics_home, first.load_id))
+    assert refresh_after_load(first, wics_home) == [
+        "change report on demand: wics changes 1",
+        "count_variance: 0 lines, 0 out of tolerance"]
+    assert list(wics_home.reports_dir.iterdir()) == []  # the load wrote no report
+    book = report(first.load_id)
     assert "First load of these plants: 2 materials added" in book["Summary"]["A3"].value
     assert book["All changes"].max_row == 1  # the header only
     second = load_file(mm60_file([mm60_row("1", description='=HYPERLINK("x")'),
                                   mm60_row("3")]))
     refresh_after_load(second, wics_home)
-    book = openpyxl.load_workbook(change_report_path(wics_home, second.load_id))
+    book = report()  # the latest MM60 load
     rows = list(book["All changes"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[1], r[4]) for r in rows] == [
         ("added", "3", None), ("changed", "1", "description"), ("removed", "2", None)]
     formula_cell = book["All changes"]["G3"]
     assert formula_cell.value == '=HYPERLINK("x")' and formula_cell.data_type == "s"
+
+
+def test_change_report_continues_on_further_sheets_past_the_sheet_limit(wics_home, mm60_file,
+                                                                        monkeypatch):
+    import openpyxl
+
+    from pipelines.reports import change_report
+
+    load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
+    load_file(mm60_file([mm60_row(str(n)) for n in range(3, 8)]))  # 5 added, 2 removed
+    monkeypatch.setattr(change_report, "SHEET_ROWS", 3)  # Excel's 1,048,575, made small
+    with warehouse(read_only=True) as con:
+        _, path = change_report.write_load_change_report(con, wics_home.reports_dir / "r.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Summary", "Changed fields", "All changes", "All changes 2",
+                               "All changes 3"]
+    listed = [row for name in book.sheetnames[2:]
+              for row in book[name].iter_rows(min_row=2, values_only=True)]
+    assert [len(list(book[name].iter_rows(min_row=2))) for name in book.sheetnames[2:]] == [
+        3, 3, 1]
+    assert sorted((r[0], r[1]) for r in listed) == sorted(
+        [("added", str(n)) for n in range(3, 8)] + [("removed", "1"), ("removed", "2")])

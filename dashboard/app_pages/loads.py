@@ -6,10 +6,11 @@ import streamlit as st
 
 from pipelines.access import Action
 from pipelines.defs.run_status import dagster_ui_url
-from pipelines.reports.change_report import change_counts
+from pipelines.reports.change_report import change_counts, report_file_name
 
 from auth import current_user
 from warehouse_data import (
+    change_report_xlsx,
     clear_caches,
     load_anyway,
     load_runs,
@@ -136,7 +137,16 @@ if not mm60.is_empty():
         format_func=lambda i: f"load {i}: {mm60.filter(pl.col('load_id') == i)['file_name'][0]}",
     )
     changes = material_changes_of_load(load_id)
-    st.subheader(f"Changes of load {load_id}")
+    title, download = st.columns([3, 1], vertical_alignment="bottom")
+    title.subheader(f"Changes of load {load_id}")
+    download.download_button(
+        "Change report (xlsx)", icon=":material/download:",
+        data=lambda: change_report_xlsx(load_id),
+        file_name=report_file_name(load_id),
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        on_click="ignore", width="stretch", key=f"change_report_{load_id}",
+        help=f"every change of load {load_id} in a workbook (a summary, the changed fields, "
+             "every change row), written when you click")
     materials = change_counts(changes)
     kinds = [kind for kind, n in materials.items() if n]
     shown_kinds = st.pills("Change", kinds, selection_mode="multi", default=kinds,

@@ -16,12 +16,18 @@ import polars as pl
 
 from pipelines.defs.counting import count_accuracy_metadata, count_variance_metadata
 from pipelines.defs.metadata import markdown_table
-from pipelines.ingest.after_load import Refreshed, change_report_path
+from pipelines.ingest.after_load import Refreshed
 from pipelines.ingest.load import LoadResult
-from pipelines.reports.change_report import change_counts, latest_mm60_load, material_changes
+from pipelines.reports.change_report import (
+    latest_mm60_load,
+    load_change_counts,
+    material_changes,
+    report_file_name,
+)
 from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch, warehouse
 
+PREVIEW_ROWS = 20
 LOAD_ASSET = {"mm60": "material", "mb52": "sap_stock", "count_sheet": "physical_count"}
 
 
@@ -72,29 +78,29 @@ def load_metadata(result: LoadResult) -> dict[str, Any]:
 
 
 def material_change_metadata(settings: Settings, load_id: int | None = None) -> dict[str, Any]:
-    """The change report of ``load_id`` (default: the latest MM60 load), written by
-    after_load or by the material_change asset."""
-    from pipelines.reports.change_report import write_change_report
-
+    """The changes of ``load_id`` (default: the latest MM60 load): counts (taken in the
+    database) and a preview of 20. The xlsx report is not written here but on demand, and the
+    metadata says how to get it."""
     with warehouse(settings.database, read_only=True) as con:
         load_id = load_id if load_id is not None else latest_mm60_load(con)
         if load_id is None:
             return {"load_id": None, "note": "no MM60 loaded yet"}
-        changes = material_changes(con, load_id)
+        counts = load_change_counts(con, load_id)
+        rows = counts.pop("rows")
+        # Additions are simply new materials: preview the other changes when there are any.
+        preview = material_changes(con, load_id, without_added=counts["added"] < rows,
+                                   limit=PREVIEW_ROWS)
         file_name = fetch(con, "SELECT file_name FROM load_log WHERE load_id = ?",
                           [load_id]).item()
-    report = change_report_path(settings, load_id)
-    if not report.exists():
-        write_change_report(changes, report, file_name=file_name, load_id=load_id)
-    counts = change_counts(changes)
     return {
         "load_id": load_id,
         "file": file_name,
         **counts,
-        "dagster/row_count": changes.height,
-        "report": dg.MetadataValue.path(str(report)),
-        "preview": markdown_table(changes.filter(pl.col("change") != "added"), 20)
-        if counts["added"] < changes.height else markdown_table(changes, 20),
+        "dagster/row_count": rows,
+        "report": f"on demand: `wics changes {load_id}` writes "
+                  f"reports/{report_file_name(load_id)}; or download it on the dashboard's "
+                  "SAP loads page",
+        "preview": markdown_table(preview, PREVIEW_ROWS),
     }
 
 
@@ -126,7 +132,7 @@ def load_events(result: LoadResult, refreshed: Refreshed | None, settings: Setti
     if result.status == "loaded" and result.kind in LOAD_ASSET and include_load_asset:
         add(LOAD_ASSET[result.kind], load_metadata(result))
     if result.status == "loaded" and refreshed is not None:
-        if refreshed.change_report is not None:
+        if refreshed.kind == "mm60":
             add("material_change", material_change_metadata(settings, result.load_id))
         if refreshed.variance is not None:
             config = settings.counting

@@ -1,8 +1,10 @@
 """What a load makes stale, brought up to date: one step for every path a file comes by.
 
 The sensor's runs, ``wics load`` and the dashboard's "load anyway" all call ``after_load``
-after a file has loaded: the change report of an MM60, the reconciliation of counts against
-the new snapshot or prices, the recounts that follow from it, and the accuracy figures. It is
+after a file has loaded: the reconciliation of counts against the new snapshot or prices, the
+recounts that follow from it, and the accuracy figures. An MM60's change report is not written
+here: its changes are in ``material_change`` (written by the load itself), and the xlsx is
+made from them on demand (``wics changes``, the SAP loads page). It is
 idempotent (it recomputes, it never adds), and a load's ``load_log.refresh_state`` stays
 ``pending`` until it has finished, so a refresh cut short by a crash is run again by the next
 sensor tick or ``wics load`` (``refresh_pending``).
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,7 +22,6 @@ from pipelines.counting.accuracy import accuracy_totals
 from pipelines.counting.reconcile import ReconcileResult, reconcile
 from pipelines.counting.schedule import RecountResult, mark_counted, sync_recounts
 from pipelines.ingest.recovery import dead_owner
-from pipelines.reports.change_report import material_changes, write_change_report
 from pipelines.settings import Settings
 from pipelines.warehouse.db import fetch, query, warehouse
 
@@ -36,13 +36,12 @@ class Refreshed:
     variance: ReconcileResult | None = None
     recounts: RecountResult | None = None
     filled: int = 0
-    change_report: Path | None = None
     accuracy: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         done = []
-        if self.change_report is not None:
-            done.append(f"change report {self.change_report}")
+        if self.kind == "mm60":
+            done.append(f"change report on demand: wics changes {self.load_id}")
         if self.variance is not None:
             done.append(f"count_variance: {self.variance.lines:,} lines, "
                         f"{self.variance.out_of_tolerance:,} out of tolerance")
@@ -50,10 +49,6 @@ class Refreshed:
             done.append(f"recounts: {self.recounts.added} scheduled, "
                         f"{self.recounts.withdrawn} withdrawn")
         return done
-
-
-def change_report_path(settings: Settings, load_id: int) -> Path:
-    return settings.reports_dir / f"material_changes_load{load_id}.xlsx"
 
 
 def after_load(load_id: int, settings: Settings, *, today: date | None = None) -> Refreshed:
@@ -70,13 +65,6 @@ def after_load(load_id: int, settings: Settings, *, today: date | None = None) -
     refreshed = Refreshed(load_id, kind, file_name)
     if status != "loaded":
         return refreshed
-    if kind == "mm60":
-        # The report file first: the refresh is only marked done once it exists.
-        with warehouse(settings.database, read_only=True) as con:
-            changes = material_changes(con, load_id)
-        refreshed.change_report = write_change_report(
-            changes, change_report_path(settings, load_id), file_name=file_name,
-            load_id=load_id)
     config = settings.counting
     with warehouse(settings.database) as con:
         if kind == "count_sheet":
