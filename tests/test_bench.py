@@ -19,7 +19,7 @@ from conftest import REPO
 pytestmark = pytest.mark.slow  # runs every benchmark step in its own processes
 
 PAGE_SIZES = ["--page-count-lines", "300", "--page-snapshots", "3", "--page-runs", "1"]
-SIZES = ["--mm60-rows", "300", "--mb52-rows", "900", "--old-way-rows", "200",
+SIZES = ["--mm60-rows", "300", "--mb52-rows", "900", "--old-way-rows", "200", "--history-days", "3",
          "--count-lines", "100", "--runs", "1", *PAGE_SIZES]
 PAGES = sorted(p.name for p in (REPO / "dashboard" / "app_pages").glob("*.py")
                if not p.name.startswith("_"))
@@ -115,6 +115,14 @@ def test_figures_are_sane(bench):
                                                       / value["old.wics_update"])
     assert value["old.extrapolated"] > value["old.update"]  # more rows, same time per row
     assert value["rec.seconds"] > 0
+    # Cost in history: the warm-up load of each warehouse apart, then the daily load timed.
+    # 900 lines a snapshot: the loaded one and the warm-up's, and 3 days more in the history
+    assert raw["hist.load.many"]["label"] == ("History: daily MB52 load (load_file + refresh), "
+                                              "4,500 lines in sap_stock before it")
+    assert "1,800 lines in sap_stock before it" in raw["hist.load.one"]["label"]
+    assert value["hist.warm.one"] > 0 and value["hist.warm.many"] > 0
+    assert value["hist.load.ratio"] == pytest.approx(value["hist.load.many"]
+                                                     / value["hist.load.one"])
     queries = [k for k in value if k.startswith("rec.q.")]
     assert len(queries) >= 5 and all(value[k] > 0 for k in queries)
     label = raw["rec.seconds"]["label"]

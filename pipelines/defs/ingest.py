@@ -117,8 +117,9 @@ def material(
 
 @dg.asset(group_name="sap_master", kinds={"duckdb", "excel"}, deps=[material])
 def material_change(wics: WicsWarehouse) -> dg.MaterializeResult:
-    """Change report of the latest MM60 load: every added, removed, reactivated and changed
-    field, as counts, a preview and an xlsx under ``reports/`` for the data team."""
+    """Changes of the latest MM60 load: every added, removed, reactivated and changed field,
+    as counts and a preview; the xlsx report is written on demand (``wics changes``, or the
+    dashboard's SAP loads page) from ``material_change``."""
     return dg.MaterializeResult(metadata=material_change_metadata(wics.settings()))
 
 
