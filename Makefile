@@ -32,7 +32,7 @@ test-fast: install  ## everything but the browser and server tests
 lint: install
 	$(BIN)/ruff check pipelines dashboard tests benchmarks
 
-bench: install  ## benchmark: 100k MM60, 300k MB52, 1M-line CSV (BENCH_FLAGS=--large for 1M/3M/10M; "--history-days 250" for a year of snapshots)
+bench: install  ## benchmark: 100k MM60, 300k MB52, 1M-line CSV, the old way at 100k on PostgreSQL, a year of snapshots (BENCH_FLAGS=--large for 1M/3M/10M)
 	$(BIN)/python benchmarks/run.py $(BENCH_FLAGS)
 
 loadtest: install  ## 20 counters saving while a 300,000-line MB52 and a 100,000-row MM60 load
