@@ -130,7 +130,7 @@ class MeasurementFailed(RuntimeError):
 def measure(task: str, args: dict, timeout: float | None = None) -> dict:
     """Run one measurement in a fresh Python process and return its result, with the whole
     process's wall time (start to exit, imports included: ``process_seconds``) and its peak
-    resident memory (``process_peak_mib``, from the kernel's accounting of the child)."""
+    resident memory (``process_peak_mib``: its VmHWM, as the worker reports it at exit)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -152,10 +152,13 @@ def measure(task: str, args: dict, timeout: float | None = None) -> dict:
         if line.startswith(RESULT_MARK):
             result = json.loads(line[len(RESULT_MARK):])
             result["process_seconds"] = seconds
-            # ru_maxrss (KiB) is the kernel's high-water mark at exit; a worker that resets it
-            # between phases reports its own peak of every phase, so take the higher.
-            result["process_peak_mib"] = max(usage.ru_maxrss / 1024,
-                                             result.get("peak_rss_mib", 0.0))
+            # The child's own high-water mark (VmHWM) as it reported it. Not ru_maxrss from
+            # wait4: Linux counts into it the parent's resident memory at fork (the copied
+            # page tables), so every child would show at least this runner's size.
+            own = result.get("exit_peak_mib")
+            result["process_peak_mib"] = max(
+                usage.ru_maxrss / 1024 if own is None else own,
+                result.get("peak_rss_mib", 0.0))
             return result
     raise MeasurementFailed(
         f"{task} failed (exit {os.waitstatus_to_exitcode(status)}):\n{stderr[-4000:]}"
@@ -512,13 +515,13 @@ def _history(results: Results, plan: Plan, run: int, work: Path, loaded: Path, t
     with ``history_days`` more: cost flat in history means the same figures.
 
     In production a daily load always follows the previous day's. The history is made by bulk
-    ``INSERT ... SELECT`` instead, and DuckDB's first writes after that are slow: until a
-    process has itself appended to ``sap_stock``, every checkpoint (each ``warehouse()`` close
-    that wrote anything) rewrites the table's storage, seconds at 75M lines. So both
-    warehouses, the one-snapshot one and the grown one alike, first get one untimed daily
-    load (the day after the snapshot), whose time is shown as the one-time cost of the bulk
-    growth, not as a daily cost; then the daily loads of the next days and the reads after
-    each are timed (``HISTORY_DAILY_LOADS`` samples a run).
+    ``INSERT ... SELECT`` instead, and DuckDB's first checkpoints after that (each
+    ``warehouse()`` close that wrote anything, in any process; four at 250 days) rewrite
+    ``sap_stock`` while its part-filled row groups are merged, seconds each at 75M lines. So
+    both warehouses, the one-snapshot one and the grown one alike, first get one untimed
+    daily load (the day after the snapshot), whose time is shown as the one-time cost of the
+    bulk growth, not as a daily cost; then the daily loads of the next days and the reads
+    after each are timed (``HISTORY_DAILY_LOADS`` samples a run, the warehouses in turn).
     """
     from datetime import timedelta
 
@@ -526,26 +529,30 @@ def _history(results: Results, plan: Plan, run: int, work: Path, loaded: Path, t
     results.section(f"Cost in history: a daily MB52 load ({m:,} lines) and the dashboard's "
                     f"reads, with 1 and with {days + 1:,} daily snapshots in the warehouse")
     warm_day = inputs.SNAPSHOT_DATE + timedelta(days=1)
-    figures = {}
+    homes, warms = {}, {}
     for label, grow in (("one", 0), ("history", days)):
-        home = fresh_home(work, f"r{run}-hist-{label}", loaded)
+        homes[label] = home = fresh_home(work, f"r{run}-hist-{label}", loaded)
         if grow:
             step(f"growing {days} days of history", "grow_history", {
                 "home": str(home), "days": days,
                 "snapshot_date": inputs.SNAPSHOT_DATE.isoformat()})
-        warm = step(f"warm-up daily load of {tab.name} ({warm_day}, not timed)", "wics_load",
-                    {"home": str(home), "path": str(tab), "as_of": warm_day.isoformat()})
-        # Several days in a row on the same warehouse: each is one sample of a daily load.
-        daily = []
-        for day in range(1, HISTORY_DAILY_LOADS + 1):
-            as_of = (warm_day + timedelta(days=day)).isoformat()
-            load = step(f"daily load of {tab.name} ({as_of})", "wics_load",
+        warms[label] = step(f"warm-up daily load of {tab.name} ({warm_day}, not timed)",
+                            "wics_load",
+                            {"home": str(home), "path": str(tab), "as_of": warm_day.isoformat()})
+    # Several days in a row, the two warehouses in turn (so that the shared machine's load
+    # falls on both alike): each day is one sample of a daily load and of the reads after it.
+    dailies: dict[str, list[tuple[int, dict, dict]]] = {"one": [], "history": []}
+    for day in range(1, HISTORY_DAILY_LOADS + 1):
+        as_of = (warm_day + timedelta(days=day)).isoformat()
+        for label, home in homes.items():
+            load = step(f"daily load of {tab.name} ({as_of}, {label})", "wics_load",
                         {"home": str(home), "path": str(tab), "as_of": as_of})
             reads = step("dashboard reads", "dashboard", {"home": str(home)})
             # sap_stock as the timed load found it (the reads come after it)
-            daily.append((reads["stock_lines"] - load["rows_loaded"], load, reads))
+            dailies[label].append((reads["stock_lines"] - load["rows_loaded"], load, reads))
+    for home in homes.values():
         discard(home)
-        figures[label] = (warm, daily)
+    figures = {label: (warms[label], dailies[label]) for label in homes}
     (one_warm, one_daily), (warm, daily) = figures["one"], figures["history"]
     results.add("hist.warm.one", "History: first daily load after copying the one-snapshot "
                 "warehouse (warm-up, not timed below)", "s", one_warm["seconds"])

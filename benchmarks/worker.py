@@ -437,6 +437,10 @@ TASKS = {"wics_load": wics_load, "change_report": change_report, "calamine": cal
 def main(argv: list[str]) -> int:
     task, raw = argv[1], argv[2]
     result = TASKS[task](json.loads(raw))
+    # This process's own high-water mark at exit (since the last reset, if a task reset it;
+    # such a task reports the peak of every phase in ``peak_rss_mib``). None off Linux.
+    hwm = _status_kib("VmHWM")
+    result["exit_peak_mib"] = None if hwm is None else round(hwm / 1024, 1)
     print(RESULT_MARK + json.dumps(result, default=str), flush=True)
     return 0
 
