@@ -365,8 +365,9 @@ def _dates(values: pl.Series, is_1904: bool) -> pl.Series:
     if is_1904:
         raise NotFast("1904 date system")
     serial = values.cast(pl.Float64, strict=False)
-    if serial.is_null().any() or not serial.is_between(0, 2_958_465).all():
-        raise NotFast("a date serial outside 0000-9999")
+    # Years 257 to 9999 print alike in chrono (calamine) and polars; others go to calamine.
+    if serial.is_null().any() or not serial.is_between(-600_000, 2_958_465).all():
+        raise NotFast("a date serial outside the years 257-9999")
     # Excel's 1900 leap-year bug: from serial 60 on, one day less (calamine does the same).
     days = pl.when(pl.col("f") >= 60).then(pl.col("f") - 1).otherwise(pl.col("f"))
     ms = (days * _DAY_MS).round(0, mode="half_away_from_zero").cast(pl.Int64) + _EXCEL_EPOCH_MS
