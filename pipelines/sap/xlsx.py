@@ -18,7 +18,7 @@ else — a formula, an inline rich string, an error cell, an attribute it does n
 ``_xHHHH_`` escapes, a carriage return, a duration format or 1904 dates — raises ``NotFast``
 and the caller uses calamine for it. The whole sheet is always read by calamine: with two
 cores, polars' string operations over every cell of a 100,000-row sheet take longer than
-calamine's single-threaded parse (see docs/architecture.md).
+calamine's single-threaded parse (docs/loading.md, section 2).
 """
 
 from __future__ import annotations
