@@ -488,3 +488,14 @@ def test_header_rule_of_the_fast_path_is_the_readers(tmp_path: Path, settings: S
                       sheet="Data")
     with pytest.raises(formats.UnreadableFile, match="in sheets Data"):
         read_workbook(path, "xlsx", settings, EXPORT_HEADER)
+
+
+def test_a_giant_first_row_is_left_to_calamine(tmp_path: Path, base: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row longer than the head reader's buffer (64 pieces) is not buffered further."""
+    monkeypatch.setattr(xlsx, "HEAD_BYTES", 1024)
+    text = "".join(random.Random(1).choice("abcdefgh") for _ in range(100_000))
+    path = _with_sheet_xml(base, tmp_path / "giant.xlsx",
+                           f'<row r="1"><c r="A1" t="inlineStr"><is><t>{text}</t></is></c></row>')
+    with pytest.raises(xlsx.NotFast, match="16 MiB"):
+        _head(path)

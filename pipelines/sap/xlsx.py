@@ -59,6 +59,11 @@ class NotFast(Exception):
     """The sheet holds something the fast path does not read; use calamine."""
 
 
+# What reading a part may raise on a file the fast path does not expect: calamine decides.
+_READ_ERRORS = (KeyError, ValueError, IndexError, OSError, EOFError, zlib.error,
+                zipfile.BadZipFile, ElementTree.ParseError, pl.exceptions.PolarsError)
+
+
 @dataclass(frozen=True)
 class SheetPart:
     name: str
@@ -242,6 +247,8 @@ def _row_pieces(blocks: Iterator[bytes]) -> Iterator[bytes]:
         if cut > 0:
             yield buffer[:cut]
             buffer = buffer[cut:]
+        elif len(buffer) > 64 * HEAD_BYTES:
+            raise NotFast("a row of over 64 pieces (16 MiB) of XML")
     if not started:
         raise NotFast("no sheetData in the sheet")
     end = buffer.rfind(b"</sheetData>")
@@ -524,8 +531,7 @@ class WorkbookParts:
         if self._sst is None or len(self._sst) < count:
             try:
                 self._sst = _shared_strings(self.archive, self.sst_member, count)
-            except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, zlib.error,
-                    EOFError) as error:
+            except _READ_ERRORS as error:
                 raise NotFast(f"shared strings: {error}") from error
         return pl.Series("sst", self._sst, dtype=pl.String)
 
@@ -534,7 +540,7 @@ def open_parts(archive: zipfile.ZipFile) -> WorkbookParts:
     try:
         return WorkbookParts(archive, sheet_parts(archive), _style_kinds(archive),
                              _uses_1904(archive), _shared_strings_member(archive))
-    except (KeyError, ValueError, ElementTree.ParseError) as error:
+    except _READ_ERRORS as error:
         raise NotFast(f"workbook parts: {error}") from error
 
 
@@ -546,15 +552,19 @@ def read_head(parts: WorkbookParts, member: str, rows: int) -> tuple[pl.DataFram
     Only as much of the sheet part is inflated and parsed as those rows need (pieces of
     256 KiB), where calamine parses the whole sheet even for ``n_rows``.
     """
-    found: list[pl.DataFrame] = []
     try:
-        for piece in _row_pieces(_inflated(parts.archive, member, HEAD_BYTES)):
-            found.append(_render(_piece_cells(piece), parts))
-            cells = pl.concat(found)
-            if cells.height and (cells["row"].max() or 0) >= (cells["row"].min() or 0) + rows:
-                break
-    except (KeyError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+        return _head_of(parts, member, rows)
+    except _READ_ERRORS as error:
         raise NotFast(f"sheet part: {error}") from error
+
+
+def _head_of(parts: WorkbookParts, member: str, rows: int) -> tuple[pl.DataFrame, int]:
+    found: list[pl.DataFrame] = []
+    for piece in _row_pieces(_inflated(parts.archive, member, HEAD_BYTES)):
+        found.append(_render(_piece_cells(piece), parts))
+        cells = pl.concat(found)
+        if cells.height and (cells["row"].max() or 0) >= (cells["row"].min() or 0) + rows:
+            break
     if not found:
         return pl.DataFrame(), 1
     cells = pl.concat(found)
