@@ -499,3 +499,20 @@ def test_a_giant_first_row_is_left_to_calamine(tmp_path: Path, base: Path,
                            f'<row r="1"><c r="A1" t="inlineStr"><is><t>{text}</t></is></c></row>')
     with pytest.raises(xlsx.NotFast, match="16 MiB"):
         _head(path)
+
+
+def test_a_shared_strings_export_reads_as_before(tmp_path: Path, settings: Settings,
+                                                 base: Path) -> None:
+    """Excel's and SAP's files keep their texts in the shared strings table."""
+    texts = [*MB52_HEADER, *[v for m in range(1, 40) for v in mb52_row(str(m))]]
+    unique = list(dict.fromkeys(str(t) for t in texts))
+    index = {text: i for i, text in enumerate(unique)}
+    shared = "".join(f'<si><t xml:space="preserve">{t}</t></si>' for t in unique)
+    rows = []
+    for r, values in enumerate([MB52_HEADER, *[mb52_row(str(m)) for m in range(1, 40)]], 1):
+        cells = "".join(f'<c r="{get_column_letter(c + 1)}{r}" t="s"><v>{index[str(v)]}</v></c>'
+                        for c, v in enumerate(values))
+        rows.append(f'<row r="{r}">{cells}</row>')
+    path = _with_sheet_xml(base, tmp_path / "MB52_sst.xlsx", "".join(rows), shared)
+    assert_head_matches_calamine(path, first_row=1)
+    assert_reads_as_before(path, settings)
