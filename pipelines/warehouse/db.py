@@ -1,9 +1,10 @@
 """The one way to touch the DuckDB file.
 
 Dagster (webserver, daemon, run workers), the ``wics`` command and Streamlit are separate
-processes on one file, and DuckDB lets only one process open it for writing. So nobody keeps it
-open: every operation opens the file, works in one transaction, commits (or rolls back) and
-closes, retrying with backoff while another process holds the lock.
+processes on one file, and DuckDB lets only one process open it for writing. So no process
+keeps it for long: every operation works in one transaction, commits (or rolls back) and
+gives the file up as soon as another process asks for it (below), retrying with backoff
+while another process holds the lock.
 
 Inside one process (Streamlit serves every user from threads of one process) connections to
 one file share one DuckDB instance, whose optimistic concurrency turns two concurrent writers
