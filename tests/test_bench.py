@@ -125,6 +125,8 @@ def test_figures_are_sane(bench):
                                               "4,500 lines in sap_stock before the first")
     assert "1,800 lines in sap_stock before the first" in raw["hist.load.one"]["label"]
     assert value["hist.warm.one"] > 0 and value["hist.warm.many"] > 0
+    assert value["hist.settle"] > 0  # at least one checkpoint, the fast one that ends it
+    assert raw["hist.settle"]["label"].startswith("History: one-time settling after the bulk")
     assert values["hist.load.ratio"] == pytest.approx(
         [many / one for many, one in zip(values["hist.load.many"], values["hist.load.one"],
                                          strict=True)])
