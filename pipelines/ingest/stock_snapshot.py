@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -41,33 +42,64 @@ def duplicate_stock_lines(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+class SnapshotWriter:
+    """One MB52 snapshot written inside the caller's transaction: rows appended as they are
+    read (tagged with the load), the day's earlier snapshot replaced at the end (``finish``).
+    Until then the day's old rows and the new ones are both in ``sap_stock``, told apart by
+    ``load_id``; nothing is visible outside the transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, load_id: int,
+                 snapshot_date: date) -> None:
+        self.con, self.load_id, self.snapshot_date = con, load_id, snapshot_date
+        self.lines = 0
+        self.seconds = 0.0  # spent writing, for the load's db_seconds
+
+    def append(self, rows: pl.DataFrame) -> None:
+        if rows.is_empty():
+            return
+        started = time.perf_counter()
+        self.con.register("incoming", rows.select(*COLUMNS))
+        try:
+            self.con.execute(
+                f"""INSERT INTO sap_stock (snapshot_date, {", ".join(COLUMNS)}, load_id)
+                    SELECT $snapshot_date, {", ".join(COLUMNS)}, $load_id FROM incoming""",
+                {"snapshot_date": self.snapshot_date, "load_id": self.load_id},
+            )
+        finally:
+            self.con.unregister("incoming")
+        self.lines += rows.height
+        self.seconds += time.perf_counter() - started
+
+    def finish(self) -> dict[str, Any]:
+        """Drop the day's earlier snapshot; what the new one holds, for the load's summary."""
+        day, load_id = self.snapshot_date, self.load_id
+        replaced = self.con.execute(
+            "DELETE FROM sap_stock WHERE snapshot_date = ? AND load_id <> ?", [day, load_id]
+        ).fetchone()
+        mine = "FROM sap_stock WHERE snapshot_date = $day AND load_id = $load_id"
+        params = {"day": day, "load_id": load_id}
+        plants = fetch(self.con, f"SELECT DISTINCT plant {mine}", params)["plant"].to_list()
+        materials = fetch(self.con, f"SELECT count(*) AS n FROM (SELECT DISTINCT material, "
+                                    f"plant {mine})", params).item()
+        unknown = fetch(
+            self.con,
+            f"""SELECT DISTINCT material, plant FROM (SELECT material, plant {mine})
+                ANTI JOIN material m USING (material, plant) ORDER BY 1, 2""", params)
+        return {
+            "snapshot_date": day.isoformat(),
+            "lines": self.lines,
+            "replaced_lines": replaced[0] if replaced else 0,
+            "plants": sorted(plants),
+            "materials": materials,
+            "unknown_materials": unknown.height,
+            "unknown_examples": [f"{m} / {p}" for m, p in unknown.head(20).iter_rows()],
+        }
+
+
 def load_stock_snapshot(
     con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, load_id: int, snapshot_date: date
 ) -> dict[str, Any]:
     """Replace the snapshot of ``snapshot_date`` inside the caller's transaction."""
-    incoming = rows.select(*COLUMNS)
-    con.register("incoming", incoming)
-    replaced = fetch(
-        con, "SELECT count(*) AS n FROM sap_stock WHERE snapshot_date = ?", [snapshot_date]
-    ).item()
-    con.execute("DELETE FROM sap_stock WHERE snapshot_date = ?", [snapshot_date])
-    con.execute(
-        f"""INSERT INTO sap_stock (snapshot_date, {", ".join(COLUMNS)}, load_id)
-            SELECT $snapshot_date, {", ".join(COLUMNS)}, $load_id FROM incoming""",
-        {"snapshot_date": snapshot_date, "load_id": load_id},
-    )
-    unknown = fetch(
-        con,
-        """SELECT DISTINCT i.material, i.plant FROM incoming i
-           ANTI JOIN material m USING (material, plant) ORDER BY 1, 2""",
-    )
-    con.unregister("incoming")
-    return {
-        "snapshot_date": snapshot_date.isoformat(),
-        "lines": incoming.height,
-        "replaced_lines": replaced,
-        "plants": sorted(incoming["plant"].unique().to_list()),
-        "materials": incoming.select("material", "plant").n_unique(),
-        "unknown_materials": unknown.height,
-        "unknown_examples": [f"{m} / {p}" for m, p in unknown.head(20).iter_rows()],
-    }
+    writer = SnapshotWriter(con, load_id, snapshot_date)
+    writer.append(rows)
+    return writer.finish()
