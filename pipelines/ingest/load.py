@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -510,8 +512,8 @@ def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of
         parsed: ParsedExport | None = None
         try:
             with warehouse(settings.database) as con:
-                writer = SnapshotWriter(con, result.load_id, day)
                 problems = [_name_problems(result.file_name, as_of)]
+                writer = SnapshotWriter(con, result.load_id, day)
                 try:
                     per_plant, found = _write_stock_stream(writer, stream, progress)
                     parsed = stream.parsed
@@ -522,7 +524,6 @@ def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of
                 refusals = pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
                 if not refusals.is_empty():
                     raise gates.Refused(gates.GateResult(refusals, gates.no_problems()))
-                t1 = time.perf_counter()
                 checked = gates.GateResult(
                     hard=gates.no_problems(),
                     forceable=gates.stock_size_problems(con, per_plant, settings,
@@ -530,8 +531,9 @@ def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of
                 if checked.refused_unless_forced(result.forced):
                     raise gates.Refused(checked)
                 details = writer.finish()
-                result.db_seconds = writer.seconds + time.perf_counter() - t1
-                result.parse_seconds = time.perf_counter() - started - result.db_seconds
+                # Reading and inserting overlap: the reading is timed apart by the stream.
+                result.parse_seconds = stream.seconds
+                result.db_seconds = time.perf_counter() - started - stream.seconds
                 _loaded(con, result, checked, details, day, "lines")
         except NumberFormatChanged as changed:
             stream = ExportStream(path, settings, changed.number_format)
@@ -550,34 +552,97 @@ def _write_stock_stream(writer: SnapshotWriter, stream: ExportStream,
                         progress: ProgressCallback | None,
                         ) -> tuple[dict[str, int], pl.DataFrame]:
     """Read every batch of an MB52 and write it while the file has no problem; the lines
-    per plant and the problems a whole-file read finds (rows, file, empty, duplicates)."""
+    per plant and the problems a whole-file read finds (rows, file, empty, duplicates).
+
+    The batches are read in a thread of their own, one ahead of DuckDB inserting the last
+    (polars and DuckDB both work without the GIL)."""
     per_plant: dict[str, int] = {}
     found: list[pl.DataFrame] = []
     # Each line's key as one hash: equal keys hash equal, so a key repeated in two batches
     # shows as a repeated hash, and only then are the keys themselves compared.
     hashes: list[pl.Series] = []
-    for rows, problems in stream:
-        if not problems.is_empty():
-            found.append(problems)
-        hashes.append(rows.select(STOCK_KEY).hash_rows())
-        for plant, lines in rows.group_by("plant").len().iter_rows():
-            per_plant[plant] = per_plant.get(plant, 0) + lines
-        if not found and stream.parsed.problems.is_empty():
-            writer.append(rows)  # a file with problems is refused: no need to write on
-        if progress is not None:
-            progress("writing", stream.parsed.rows_read, 0)
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for rows, problems in stream:
+            if not problems.is_empty():
+                found.append(problems)
+            hashes.append(rows.select(STOCK_KEY).hash_rows())
+            for plant, lines in rows.group_by("plant").len().iter_rows():
+                per_plant[plant] = per_plant.get(plant, 0) + lines
+            if progress is not None:
+                progress("writing", stream.parsed.rows_read, 0)
+            if not found and stream.parsed.problems.is_empty():
+                yield rows  # a file with problems is refused: no need to write on
+
+    ahead = _ReadAhead(batches())
+    try:
+        writer.write(ahead)
+    finally:
+        ahead.close()  # waits for the reader; raises what stopped it
     parsed = stream.parsed
     problems = [parsed.problems, *found]
     if not per_plant:
         problems.append(_empty_export(parsed))
-    keys = pl.concat(hashes)
-    if keys.is_duplicated().any():
-        suspects = keys.filter(keys.is_duplicated()).unique().implode()
+    # Sorted, a repeated hash sits beside its twin: no hash table of every line.
+    keys = pl.concat(hashes).sort() if hashes else pl.Series([], dtype=pl.UInt64)
+    twins = keys == keys.shift(1)
+    if twins.any():
+        suspects = keys.filter(twins).unique().implode()
         again = ExportStream(parsed.path, stream.settings, parsed.number_format)
         candidates = [rows.filter(rows.select(STOCK_KEY).hash_rows().is_in(suspects))
                       for rows, _ in again]
         problems.append(duplicate_stock_lines(pl.concat(candidates)))
     return per_plant, pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
+
+
+class _ReadAhead(Iterator[pl.DataFrame]):
+    """The items of ``source`` computed in a thread, one ahead of the consumer. ``close``
+    waits for the thread and raises the exception that ended ``source``, if any; the
+    consumer sees the items up to it (a DuckDB scan must not see a Python exception)."""
+
+    _END = object()
+
+    def __init__(self, source: Iterator[pl.DataFrame]) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(source,),
+                                        name="wics-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator[pl.DataFrame]) -> None:
+        try:
+            for item in source:
+                if not self._put(item):
+                    return
+        except BaseException as error:  # handed to the consumer by close()
+            self._error = error
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __next__(self) -> pl.DataFrame:
+        if self._stop.is_set():
+            raise StopIteration
+        item = self._queue.get()
+        if item is self._END:
+            self._stop.set()
+            raise StopIteration
+        assert isinstance(item, pl.DataFrame)
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _reject(settings: Settings, result: LoadResult, path: Path, parsed: ParsedExport | None,

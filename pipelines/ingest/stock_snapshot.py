@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from datetime import date
+from itertools import chain
 from typing import Any
 
 import duckdb
@@ -43,22 +44,41 @@ def duplicate_stock_lines(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 class SnapshotWriter:
-    """One MB52 snapshot written inside the caller's transaction: rows appended as they are
-    read (tagged with the load), the day's earlier snapshot replaced at the end (``finish``).
-    Until then the day's old rows and the new ones are both in ``sap_stock``, told apart by
-    ``load_id``; nothing is visible outside the transaction."""
+    """One MB52 snapshot written inside the caller's transaction: the rows of all batches in
+    one INSERT (tagged with the load), the day's earlier snapshot replaced at the end
+    (``finish``). Until then the day's old rows and the new ones are both in ``sap_stock``,
+    told apart by ``load_id``; nothing is visible outside the transaction."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, load_id: int,
                  snapshot_date: date) -> None:
         self.con, self.load_id, self.snapshot_date = con, load_id, snapshot_date
         self.lines = 0
-        self.seconds = 0.0  # spent writing, for the load's db_seconds
 
-    def append(self, rows: pl.DataFrame) -> None:
-        if rows.is_empty():
+    def write(self, batches: Iterator[pl.DataFrame]) -> None:
+        """Insert every batch, as DuckDB pulls them: one statement for the whole file, which
+        DuckDB writes to the file as it goes (each INSERT of a transaction keeps memory until
+        the commit, about 60 bytes a row, so batches are not inserted one by one)."""
+        import pyarrow as pa
+
+        first = next(batches, None)
+        if first is None:
             return
-        started = time.perf_counter()
-        self.con.register("incoming", rows.select(*COLUMNS))
+        schema = first.select(*COLUMNS).to_arrow().schema
+
+        def records() -> Iterator[pa.RecordBatch]:
+            for rows in chain([first], batches):
+                self.lines += rows.height
+                yield from rows.select(*COLUMNS).to_arrow().cast(schema).to_batches()
+
+        self._insert_from(pa.RecordBatchReader.from_batches(schema, records()))
+
+    def insert(self, rows: pl.DataFrame) -> None:
+        """Insert the rows of a whole file at once (DuckDB scans a frame in parallel)."""
+        self.lines += rows.height
+        self._insert_from(rows.select(*COLUMNS))
+
+    def _insert_from(self, source: object) -> None:
+        self.con.register("incoming", source)
         try:
             self.con.execute(
                 f"""INSERT INTO sap_stock (snapshot_date, {", ".join(COLUMNS)}, load_id)
@@ -67,8 +87,6 @@ class SnapshotWriter:
             )
         finally:
             self.con.unregister("incoming")
-        self.lines += rows.height
-        self.seconds += time.perf_counter() - started
 
     def finish(self) -> dict[str, Any]:
         """Drop the day's earlier snapshot; what the new one holds, for the load's summary."""
@@ -101,5 +119,5 @@ def load_stock_snapshot(
 ) -> dict[str, Any]:
     """Replace the snapshot of ``snapshot_date`` inside the caller's transaction."""
     writer = SnapshotWriter(con, load_id, snapshot_date)
-    writer.append(rows)
+    writer.insert(rows)
     return writer.finish()

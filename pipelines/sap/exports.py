@@ -7,6 +7,7 @@ column label, value, reason) so that a rejected file's error report names every 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -262,6 +263,7 @@ class ExportStream:
         assert kind is not None  # read_grid only returns grids whose header has a kind
         self.kind: ExportKind = kind
         self._forced = number_format
+        self.seconds = 0.0  # spent reading (the caller's work between batches not counted)
         # More than one batch: a text export bigger than a batch.
         self.batched = (grid.file_format in TEXT_FORMATS.values()
                         and path.stat().st_size > settings.text_batch_bytes)
@@ -279,7 +281,9 @@ class ExportStream:
         first, self._first = self._first, None
         assert first is not None, "an ExportStream is read once"
         batches = 0
-        for grid in chain([first], self._grids):
+        started = time.perf_counter()
+        grids = chain([first], self._grids)
+        while (grid := next(grids, None)) is not None:
             batches += 1
             parsed.encoding = grid.encoding
             oversized.append(oversized_fields(grid, settings.max_field_chars))
@@ -302,7 +306,10 @@ class ExportStream:
             if self._forced is None:
                 for t in voting:  # only a text with "." or "," votes
                     texts.add(t.filter(t.str.contains(r"[.,]")))
-            yield _typed(frame, labels, self.kind, number_format, number_texts, settings)
+            typed = _typed(frame, labels, self.kind, number_format, number_texts, settings)
+            self.seconds += time.perf_counter() - started
+            yield typed
+            started = time.perf_counter()
         found = pl.concat(oversized)
         parsed.problems = pl.concat([parsed.problems, found.sort("row").head(50)])
         if self._forced is None and batches > 1:

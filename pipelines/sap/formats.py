@@ -408,17 +408,24 @@ def _quoted_fields(body: pl.Series, separator: str, first_line: int, max_field_c
     s = separator
     field = f'"(?:[^"]|"")*"|[^"{s}\\x00][^{s}\\x00]*'
     quoted = body.str.contains('"', literal=True)
-    suspicious = (
-        (quoted & ~body.str.contains(f"^(?:{field})?(?:{s}(?:{field})?)*$"))
-        | body.str.contains("\x00", literal=True)
-        | (body.str.len_chars() > max_field_chars)
-    )
+    suspicious = body.str.contains("\x00", literal=True)
+    longest = body.str.len_bytes().max()
+    if isinstance(longest, int) and longest > max_field_chars:  # a character: 1 to 4 bytes
+        suspicious = suspicious | (body.str.len_chars() > max_field_chars)
+    if quoted.any():  # the record pattern only where there is a quote to check
+        suspicious = suspicious | (quoted & ~body.str.contains(
+            f"^(?:{field})?(?:{s}(?:{field})?)*$"))
     if last and body.len() and body[-1] == "":
         # The csv module ends the file at the last line break: a last empty line is no row.
         body = body.head(-1)
         quoted, suspicious = quoted.head(-1), suspicious.head(-1)
     if suspicious.any():
         return _quoted_rows("\n".join(body.to_list()), separator, first_line, max_field_chars)
+    if not quoted.any():
+        # The csv module reads an empty line as a row without fields.
+        return body.to_frame("line").select(
+            pl.when(pl.col("line") != "").then(pl.col("line").str.split(separator))
+        ).to_series()
     unquoted = pl.element().str.strip_prefix(s)
     split = pl.col("line").str.split(separator)
     # Every field after a separator: the line is given a leading one, so no match is empty.
