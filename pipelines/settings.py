@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # Longest wait of any open of the warehouse (a save behind a running load, a load behind
     # a backup) before it gives up with a clear WarehouseBusyError.
     lock_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # How long a process keeps the warehouse open after its last use, for its next save or
+    # read (opening and closing cost more than a save); handed over at once when another
+    # process asks for the file. 0 closes it after every use.
+    keep_open_seconds: Annotated[float, Field(ge=0)] = 2.0
     # Longest text field a file may hold (a description is at most a few hundred characters).
     max_field_chars: Annotated[int, Field(ge=1)] = 131_072
     # Text exports are read, checked and written this many bytes of the file at a time, so a
@@ -183,7 +187,8 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("max_file_mb", "max_inflated_mb", "max_compression_ratio",
-                     "drop_settle_seconds", "lock_timeout_seconds", "max_row_drop_pct",
+                     "drop_settle_seconds", "lock_timeout_seconds", "keep_open_seconds",
+                     "max_row_drop_pct",
                      "tolerance_a", "tolerance_b",
                      "tolerance_c", "tolerance_other", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,11 @@ from pipelines.warehouse.db import warehouse
 # AppTest runs in this process and does not read dashboard/.streamlit/config.toml: the same
 # "no magic" setting here (see the comment there).
 streamlit_config.set_option("runner.magicEnabled", False)
+# Many tests open the DuckDB file directly (duckdb.connect, from this process or another) to
+# look at what WICS wrote; a warehouse kept open between uses would be in their way. The
+# lease itself is tested where it is set (test_write_path.py, test_loadtest.py); set the
+# variable to run the whole suite with it (the servers and Dagster runs the tests start).
+os.environ.setdefault("WICS_KEEP_OPEN_SECONDS", "0")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

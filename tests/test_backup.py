@@ -23,7 +23,7 @@ from pipelines.warehouse.backup import (
     restore_warehouse,
     running_loads,
 )
-from pipelines.warehouse.db import query, warehouse
+from pipelines.warehouse.db import query, release_idle, warehouse
 
 from conftest import table_fingerprint
 
@@ -135,6 +135,7 @@ def test_restore_is_refused_while_another_process_has_the_file(home, tmp_path):
     _count_again()
     before = table_fingerprint(home)
     marker = tmp_path / "marker"
+    release_idle()  # the holder opens the file directly, past the turnstile a lease watches
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home.database), str(marker),
                                "3"])
     try:

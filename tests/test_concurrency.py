@@ -11,7 +11,13 @@ import duckdb
 import pytest
 
 from pipelines.ingest.load import load_file
-from pipelines.warehouse.db import WarehouseAbortedError, WarehouseBusyError, query, warehouse
+from pipelines.warehouse.db import (
+    WarehouseAbortedError,
+    WarehouseBusyError,
+    query,
+    release_idle,
+    warehouse,
+)
 
 from conftest import mm60_row
 
@@ -28,6 +34,7 @@ Path(sys.argv[2]).write_text("released")
 
 
 def _hold_lock(database: Path, marker: Path, seconds: float) -> subprocess.Popen:
+    release_idle()  # the holder opens the file directly, past the turnstile a lease watches
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(database), str(marker),
                                str(seconds)])
     deadline = time.monotonic() + 30

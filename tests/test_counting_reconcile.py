@@ -269,3 +269,27 @@ def test_sap_quantities_by_storage_location(con):
                                  config=get_settings().counting)
     assert dict(by_location.select("storage_location", "sap_qty").iter_rows()) == {
         "0001": 7, "0002": 5}
+
+
+def test_an_mb52_load_recomputes_the_counts_on_and_after_its_date_only(wics_home, tmp_path):
+    from pipelines.ingest.after_load import after_load
+    from pipelines.ingest.load import load_file
+
+    from conftest import MB52_HEADER, MM60_HEADER, mb52_row, mm60_row, write_xlsx
+
+    load_file(write_xlsx(tmp_path / "MM60_2026-11-01.xlsx", [MM60_HEADER, mm60_row("1")]))
+    load_file(write_xlsx(tmp_path / "MB52_2026-11-02.xlsx", [MB52_HEADER, mb52_row("1")]))
+    with warehouse() as con:
+        count(con, MON, "1", "5")  # 2026-11-02
+        count(con, THU, "1", "5")  # 2026-11-05
+        # A mark on the earlier line: only a recomputation of it would remove it.
+        con.execute("UPDATE count_variance SET counters = 'untouched' WHERE count_date = ?",
+                    [MON])
+    later = load_file(write_xlsx(tmp_path / "MB52_2026-11-04.xlsx",
+                                 [MB52_HEADER, mb52_row("1", unrestricted=50)]))
+    after_load(later.load_id, get_settings(), today=FRI)
+    with warehouse(read_only=True) as con:
+        lines = fetch(con, "SELECT count_date, sap_snapshot_date, sap_qty, counters "
+                           "FROM count_variance ORDER BY count_date").rows()
+    assert lines == [(MON, MON, 5.0, "untouched"),
+                     (THU, date(2026, 11, 4), 50.0, None)]

@@ -10,8 +10,11 @@ from benchmarks.loadtest import Config, run
 
 
 @pytest.mark.slow
-def test_every_count_saved_under_load_is_there_exactly_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("keep_open", ["0", "2"])
+def test_every_count_saved_under_load_is_there_exactly_once(tmp_path, monkeypatch, keep_open):
     monkeypatch.setenv("WICS_HOME", str(tmp_path / "home"))  # run() sets it for its children
+    # Closed after every use, and kept open between uses (the default outside the tests).
+    monkeypatch.setenv("WICS_KEEP_OPEN_SECONDS", keep_open)
     config = Config(home=tmp_path / "home", counters_in_process=6,
                     counters_in_second_process=2, saves_per_counter=8, think_s=0.02,
                     mm60_rows=2_000, mb52_rows=6_000, time_limit_s=300, log=False)

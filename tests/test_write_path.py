@@ -3,9 +3,13 @@ meanwhile, a save waits for a load instead of misreading it, and every wait is b
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,12 +26,14 @@ from pipelines.warehouse.db import (
     fetch,
     in_transaction,
     query,
+    release_idle,
     warehouse,
 )
 
 from conftest import mm60_row
 
 ANA = User("ana", Role.COUNTER)
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -211,6 +217,7 @@ def test_a_conflict_with_an_outside_writer_is_retried_whole(home):
 
 
 def test_a_write_inside_a_read_of_the_same_thread_is_refused_not_deadlocked(home):
+    release_idle()  # the fixture's write left the file open read-write: a read would share it
     with pytest.raises(RuntimeError, match="inside a read-only block"), \
             warehouse(read_only=True), warehouse(timeout_s=5):
         pass
@@ -224,3 +231,74 @@ def test_a_read_inside_a_write_of_the_same_thread_sees_the_committed_state(home)
         assert query("SELECT count(*) FROM physical_count").item() == 0
     assert query("SELECT count(*) FROM physical_count").item() == 1
     assert datetime.now() > AT
+
+
+# ------------------------------------------------------------------------------------------
+# The lease: the file stays open between uses of a process, and is handed over on request
+# ------------------------------------------------------------------------------------------
+
+SAVE_IN_ANOTHER_PROCESS = """
+import sys
+from pipelines.access import Role, User
+from pipelines.counting.records import add_count
+from pipelines.settings import get_settings
+from pipelines.warehouse.db import warehouse
+with warehouse(timeout_s=20) as con:
+    add_count(con, count_date="2026-11-02", material="M2", plant="1000", quantity="7",
+              user=User("bo", Role.COUNTER), settings=get_settings())
+print("saved")
+"""
+
+
+def test_the_warehouse_stays_open_between_saves_of_a_process(home, monkeypatch):
+    monkeypatch.setenv("WICS_KEEP_OPEN_SECONDS", "60")
+    opened = []
+    real_connect = db.duckdb.connect
+
+    def connect(*args, **kwargs):
+        opened.append(args[0])
+        return real_connect(*args, **kwargs)
+
+    release_idle()
+    monkeypatch.setattr(db.duckdb, "connect", connect)
+    for quantity in ("1", "2", "3"):
+        with warehouse() as con:
+            add_count(con, count_date=MON, material="M1", plant="1000", quantity=quantity,
+                      user=ANA, settings=get_settings())
+    gate = db._gate(home.database.resolve())
+    assert gate.anchor is not None and gate.mode == "rw"  # kept for the next save
+    # The first save opened the file; the other two joined the instance it kept open (a
+    # connection to an open instance is cheap; an open of the file is not).
+    assert len(opened) == 3
+    release_idle()
+    assert gate.anchor is None and gate.mode is None
+    assert query("SELECT count(*) FROM physical_count").item() == 3
+
+
+def test_a_lease_runs_out(home, monkeypatch):
+    monkeypatch.setenv("WICS_KEEP_OPEN_SECONDS", "0.2")
+    with warehouse() as con:
+        con.execute("SELECT 1")
+    gate = db._gate(home.database.resolve())
+    assert gate.anchor is not None
+    _wait_until(lambda: gate.anchor is None)  # the watcher closed it
+    assert gate.mode is None
+
+
+def test_another_process_gets_the_file_this_process_keeps_open(home, monkeypatch):
+    # This process keeps the file open for a minute; the other one's save must not wait for
+    # that: it waits at the turnstile, and the watcher hands the file over.
+    monkeypatch.setenv("WICS_KEEP_OPEN_SECONDS", "60")
+    with warehouse() as con:
+        add_count(con, count_date=MON, material="M1", plant="1000", quantity="1", user=ANA,
+                  settings=get_settings())
+    gate = db._gate(home.database.resolve())
+    assert gate.anchor is not None
+    other = subprocess.run([sys.executable, "-c", SAVE_IN_ANOTHER_PROCESS], env={
+        **os.environ, "PYTHONPATH": str(REPO), "WICS_KEEP_OPEN_SECONDS": "0"},
+        capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert other.stdout.strip() == "saved"
+    assert gate.anchor is None  # handed over, not timed out: the other process waited 20 s
+    assert query("SELECT entered_by FROM physical_count ORDER BY count_id")[
+        "entered_by"].to_list() == ["ana", "bo"]

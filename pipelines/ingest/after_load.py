@@ -62,11 +62,11 @@ def after_load(load_id: int, settings: Settings, *, today: date | None = None) -
     Does nothing but return what is there for a load that did not load (rejected, duplicate).
     """
     today = today or date.today()
-    log = query("SELECT kind, status, file_name, summary FROM load_log WHERE load_id = ?",
-                [load_id], path=settings.database)
+    log = query("SELECT kind, status, file_name, snapshot_date FROM load_log "
+                "WHERE load_id = ?", [load_id], path=settings.database)
     if log.is_empty():
         raise LookupError(f"no load {load_id} in load_log")
-    kind, status, file_name, _ = log.row(0)
+    kind, status, file_name, snapshot_date = log.row(0)
     refreshed = Refreshed(load_id, kind, file_name)
     if status != "loaded":
         return refreshed
@@ -85,8 +85,12 @@ def after_load(load_id: int, settings: Settings, *, today: date | None = None) -
             dates = fetch(con, "SELECT DISTINCT count_date FROM physical_count "
                                "WHERE load_id = ?", [load_id])["count_date"].to_list()
             refreshed.variance = reconcile(con, count_dates=dates, config=config)
+        elif kind == "mb52" and snapshot_date is not None:
+            # A snapshot is the SAP side of the counts on and after its date (until a later
+            # one): earlier lines cannot change, so a year of counts is not recomputed daily.
+            refreshed.variance = reconcile(con, since=snapshot_date, config=config)
         else:
-            # New prices or a new snapshot change the variance of every count they reach.
+            # New prices change the variance value of every count.
             refreshed.variance = reconcile(con, config=config)
         refreshed.filled = mark_counted(con)
         refreshed.recounts = sync_recounts(con, today=today, config=config)

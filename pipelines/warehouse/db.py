@@ -1,9 +1,10 @@
 """The one way to touch the DuckDB file.
 
 Dagster (webserver, daemon, run workers), the ``wics`` command and Streamlit are separate
-processes on one file, and DuckDB lets only one process open it for writing. So nobody keeps it
-open: every operation opens the file, works in one transaction, commits (or rolls back) and
-closes, retrying with backoff while another process holds the lock.
+processes on one file, and DuckDB lets only one process open it for writing. So no process
+keeps it for long: every operation works in one transaction, commits (or rolls back) and
+gives the file up as soon as another process asks for it (below), retrying with backoff
+while another process holds the lock.
 
 Inside one process (Streamlit serves every user from threads of one process) connections to
 one file share one DuckDB instance, whose optimistic concurrency turns two concurrent writers
@@ -14,12 +15,13 @@ into ``Conflict on tuple deletion`` errors. So ``warehouse()`` itself serialises
 - every opener passes a turnstile (a lock file ``<database>.lock`` plus a lock per process),
   held while it waits for DuckDB's file lock: a process waiting for the file goes next, so a
   busy dashboard cannot starve a load in another process, nor a load the dashboard;
-- opening and closing the file costs far more than a save (closing checkpoints it), so when
-  the last connection of a process closes while other threads of the process wait to open,
-  the instance is handed on open instead of closed, and for ``SHARE_SECONDS`` after a
-  process opened the file its threads join the open instance without queueing at the file's
-  turnstile; after that a process waiting for the file goes first. The file is closed as
-  soon as nobody in the process waits for it;
+- opening and closing the file costs more than a save (closing checkpoints it), so when
+  the last connection of a process closes the instance stays open for the process's next
+  use, for up to ``WICS_KEEP_OPEN_SECONDS`` (the lease); a watcher thread closes it as soon
+  as another process waits at the file's turnstile (or the lease runs out, or the process
+  exits). For ``SHARE_SECONDS`` after a process opened the file its threads join the open
+  instance without queueing at the file's turnstile; after that a process waiting for the
+  file goes first;
 - the schema is ensured once per process and file, not on every open;
 - every wait is bounded (``timeout_s``, default ``WICS_LOCK_TIMEOUT_SECONDS``) and ends in a
   ``WarehouseBusyError`` that says what was waited for and that nothing was written.
@@ -27,6 +29,7 @@ into ``Conflict on tuple deletion`` errors. So ``warehouse()`` itself serialises
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -51,6 +54,8 @@ T = TypeVar("T")
 # for the file: long enough to save a burst of counts for one open and close, short enough
 # that the other process waits at most about this long plus one transaction.
 SHARE_SECONDS = 0.3
+# How often a process holding the file idle looks whether another process waits for it.
+WATCH_SECONDS = 0.01
 
 
 class WarehouseBusyError(RuntimeError):
@@ -91,6 +96,7 @@ class _Gate:
     waiting: int = 0  # threads of this process on their way to a connection
     anchor: duckdb.DuckDBPyConnection | None = None  # keeps the instance open for them
     opened_at: float = 0.0  # time.monotonic() when this process last opened the file
+    lease_until: float = 0.0  # an idle anchor is closed after this (time.monotonic())
     schema_key: tuple[int, int] | None = None  # (device, inode) whose schema is ensured
 
 
@@ -118,6 +124,7 @@ def _reset_after_fork() -> None:
     _gates.clear()
     _gates_lock = threading.Lock()
     _local.__dict__.clear()
+    _watcher.thread = None
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -209,7 +216,7 @@ def _connect(gate: _Gate, read_only: bool, deadline: float, timeout_s: float,
             raise _busy(gate.path, timeout_s, "locked by another process") from last_error
         # Jitter keeps two waiting processes from retrying in lockstep.
         time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.2)
+        delay = min(delay * 2, 0.05)
 
 
 def _sharing(gate: _Gate) -> bool:
@@ -261,13 +268,18 @@ def _joined(gate: _Gate, con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBP
     return con, gate.mode
 
 
-def _close(gate: _Gate, con: duckdb.DuckDBPyConnection) -> None:
+def _close(gate: _Gate, con: duckdb.DuckDBPyConnection, keep_open_s: float) -> None:
     # Under the condition: nobody may join an instance while its last connection closes it.
     with gate.cond:
+        leased = False
         try:
-            if gate.users == 1 and gate.waiting > 0 and gate.anchor is None \
-                    and (_sharing(gate) or not _others_wait_for_file(gate)):
+            if gate.users == 1 and gate.anchor is None and (
+                    (gate.waiting > 0 and _sharing(gate))
+                    or ((gate.waiting > 0 or keep_open_s > 0)
+                        and not _others_wait_for_file(gate))):
                 gate.anchor = con  # the next opener of this process joins the open instance
+                gate.lease_until = time.monotonic() + keep_open_s
+                leased = True
             else:
                 con.close()
         finally:
@@ -275,19 +287,73 @@ def _close(gate: _Gate, con: duckdb.DuckDBPyConnection) -> None:
             if gate.users == 0 and gate.anchor is None:
                 gate.mode = None
             gate.cond.notify_all()
+    if leased:
+        _watcher.ensure()
 
 
 def _stop_waiting(gate: _Gate) -> None:
     with gate.cond:
         gate.waiting -= 1
-        idle = gate.waiting == 0
+        idle = gate.waiting == 0 and time.monotonic() >= gate.lease_until
     if idle:
         _drop_anchor(gate)  # nobody left to hand the instance to
 
 
+class _LeaseWatcher:
+    """One daemon thread per process while it holds the file idle: hands the file over as
+    soon as another process waits at its turnstile, closes it when the lease runs out."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def ensure(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._watch, name="wics-warehouse-lease",
+                                               daemon=True)
+                self.thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            with _gates_lock:
+                gates = [g for g in _gates.values() if g.anchor is not None]
+            if not gates:
+                # Re-checked under the lock ensure() takes: a lease begun meanwhile finds
+                # this thread gone and starts another.
+                with self.lock, _gates_lock:
+                    if not any(g.anchor is not None for g in _gates.values()):
+                        self.thread = None
+                        return
+                continue
+            for gate in gates:
+                with gate.cond:
+                    idle = gate.anchor is not None and gate.users == 0
+                    expired = time.monotonic() >= gate.lease_until
+                    wanted = idle and not expired and _others_wait_for_file(gate)
+                if idle and (expired or wanted):
+                    _drop_anchor(gate)
+
+
+_watcher = _LeaseWatcher()
+
+
+def release_idle() -> None:
+    """Close every warehouse instance this process keeps open idle (at exit, before
+    something outside ``warehouse()`` opens the file)."""
+    with _gates_lock:
+        gates = list(_gates.values())
+    for gate in gates:
+        _drop_anchor(gate)
+
+
+atexit.register(release_idle)
+
+
 @contextmanager
-def _connection(db_path: Path, read_only: bool,
-                timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connection(db_path: Path, read_only: bool, timeout_s: float,
+                keep_open_s: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """An open connection, after the writer lock (writes) and the turnstile."""
     gate = _gate(db_path)
     key = str(db_path)
@@ -325,7 +391,7 @@ def _connection(db_path: Path, read_only: bool,
             yield con
         finally:
             mine.pop()
-            _close(gate, con)
+            _close(gate, con, keep_open_s)
     finally:
         if owns_writer:
             gate.writer_thread = gate.writer_since = None
@@ -411,7 +477,7 @@ def warehouse(
     if read_only and (not db_path.exists() or gate.schema_key != _schema_key(db_path)):
         with warehouse(db_path, timeout_s=timeout_s):
             pass
-    with _connection(db_path, read_only, timeout_s) as con:
+    with _connection(db_path, read_only, timeout_s, settings.keep_open_seconds) as con:
         if not read_only and gate.schema_key != _schema_key(db_path):
             create_schema(con)  # once per process and file: we hold the writer lock
             gate.schema_key = _schema_key(db_path)
@@ -457,7 +523,7 @@ def exclusive(path: Path | str | None = None, *, timeout_s: float = 5.0) -> Iter
         with _in_turn(gate, deadline, timeout_s):
             if db_path.exists():
                 con, _ = _connect(gate, False, deadline, timeout_s, nested=False)
-                _close(gate, con)  # it could be opened: nobody else has it
+                _close(gate, con, 0.0)  # it could be opened: nobody else has it
                 _drop_anchor(gate)
             yield db_path
     finally:
