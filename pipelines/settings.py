@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     max_field_chars: Annotated[int, Field(ge=1)] = 131_072
     # Text exports are read, checked and written this many bytes of the file at a time, so a
     # load's memory follows the batch, not the file.
-    text_batch_bytes: Annotated[int, Field(ge=1)] = 8 * 1024 * 1024
+    text_batch_bytes: Annotated[int, Field(ge=1)] = 4 * 1024 * 1024
     # The drop folder and the Dagster schedules. Dagster's sensor daemon loops every 5 s, so
     # an interval up to 4 ticks on every loop (5 would often wait for the second one).
     drop_settle_seconds: Annotated[float, Field(ge=0)] = 2.0

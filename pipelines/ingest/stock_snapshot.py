@@ -13,6 +13,8 @@ import polars as pl
 from pipelines.sap.headers import STOCK_FIELDS
 from pipelines.warehouse.db import fetch
 
+# DuckDB's rows per row group (its default ``row_group_size``).
+ROW_GROUP_ROWS = 122_880
 STOCK_KEY = ("material", "plant", "storage_location", "batch", "special_stock")
 COLUMNS = (
     *STOCK_KEY, "description", "base_uom", *STOCK_FIELDS, "value_unrestricted", "currency",
@@ -66,9 +68,18 @@ class SnapshotWriter:
         schema = first.select(*COLUMNS).to_arrow().schema
 
         def records() -> Iterator[pa.RecordBatch]:
+            # Handed over in whole row groups: DuckDB writes each full row group of an insert
+            # straight to the file, while part ones are merged (the file rewritten) later.
+            pending = first.clear().select(*COLUMNS)
             for rows in chain([first], batches):
                 self.lines += rows.height
-                yield from rows.select(*COLUMNS).to_arrow().cast(schema).to_batches()
+                pending = pl.concat([pending, rows.select(*COLUMNS)])
+                whole = pending.height - pending.height % ROW_GROUP_ROWS
+                if whole:
+                    yield from pending.head(whole).rechunk().to_arrow().cast(schema).to_batches(
+                        max_chunksize=ROW_GROUP_ROWS)
+                    pending = pending.slice(whole)
+            yield from pending.rechunk().to_arrow().cast(schema).to_batches()
 
         self._insert_from(pa.RecordBatchReader.from_batches(schema, records()))
 
