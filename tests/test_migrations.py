@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.counting.config import CountingConfig
 from pipelines.counting.reconcile import reconcile
-from pipelines.warehouse.db import warehouse
+from pipelines.warehouse.db import release_idle, warehouse
 from pipelines.warehouse.migrations import MIGRATIONS, Migration, migrate, schema_version
 from pipelines.warehouse.schema import TABLES
 
@@ -35,6 +35,7 @@ def contents(path: Path, *, old_columns: bool = False) -> dict[str, list[tuple]]
     (later migrations add columns to its rows)."""
     chosen = ({t: ", ".join(c for c, _ in cs) for t, cs in columns(OLD_FILE).items()}
               if old_columns else {})
+    release_idle()  # a direct look at the file: WICS must not keep it open meanwhile
     with duckdb.connect(str(path), read_only=True) as con:
         return {t: sorted(con.execute(f"SELECT {chosen.get(t, '*')} FROM {t}").fetchall(),
                           key=repr)
@@ -42,6 +43,7 @@ def contents(path: Path, *, old_columns: bool = False) -> dict[str, list[tuple]]
 
 
 def columns(path: Path) -> dict[str, list[tuple[str, str]]]:
+    release_idle()
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute("""SELECT table_name, column_name, data_type FROM duckdb_columns()
                               WHERE database_name = current_database()
@@ -53,6 +55,7 @@ def columns(path: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def versions(path: Path) -> list[tuple[int, str]]:
+    release_idle()
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
 

@@ -281,8 +281,9 @@ def test_a_lease_runs_out(home, monkeypatch):
         con.execute("SELECT 1")
     gate = db._gate(home.database.resolve())
     assert gate.anchor is not None
-    _wait_until(lambda: gate.anchor is None)  # the watcher closed it
-    assert gate.mode is None
+    _wait_until(lambda: gate.anchor is None and gate.mode is None)  # the watcher closed it
+    with warehouse(read_only=True) as con:  # and a later use opens it again
+        assert con.execute("SELECT count(*) FROM material").fetchall() == [(20,)]
 
 
 def test_another_process_gets_the_file_this_process_keeps_open(home, monkeypatch):
