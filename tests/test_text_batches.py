@@ -41,6 +41,7 @@ def _mb52(path: Path, lines: list[str], encoding: str = "cp1252") -> Path:
 @pytest.fixture
 def small_batches(wics_home, monkeypatch):
     monkeypatch.setenv("WICS_TEXT_BATCH_BYTES", str(BATCH))
+    monkeypatch.setenv("WICS_STREAM_TEXT_ABOVE_MB", "0")  # every multi-batch MB52 streams
     return get_settings()
 
 
@@ -214,3 +215,31 @@ def test_batches_keep_bytes_that_only_look_like_a_file_start(small_batches, tmp_
     whole = read_text(bytes(patched), small_batches.max_field_chars)
     assert len(list(read_text_batches(path, small_batches))) > 3
     assert read_grid(path, small_batches).cells.equals(whole.cells)
+
+
+def test_only_an_mb52_over_the_streaming_size_holds_the_warehouse_while_it_reads(
+        small_batches, tmp_path, monkeypatch):
+    from pipelines.ingest import load as load_module
+
+    streamed = []
+    real = load_module._load_stock_stream
+
+    def spy(*args, **kwargs):
+        streamed.append(args[2].name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load_module, "_load_stock_stream", spy)
+    lines = [_line(i) for i in range(1_500)]
+    path = _mb52(tmp_path / "a" / "MB52_2026-11-02.txt", lines)
+    size_mb = path.stat().st_size / 2**20
+    # Under the threshold: read whole first (several batches all the same), then written.
+    monkeypatch.setenv("WICS_STREAM_TEXT_ABOVE_MB", str(size_mb * 2))
+    read_first = load_file(path)
+    assert read_first.status == "loaded" and read_first.rows_loaded == 1_500
+    assert streamed == []
+    stock = _loaded_stock()
+    # Over it: streamed into the transaction, with the same rows in the end.
+    monkeypatch.setenv("WICS_STREAM_TEXT_ABOVE_MB", str(size_mb / 2))
+    again = load_file(_mb52(tmp_path / "b" / "MB52_2026-11-02.txt", lines + [_line(1_500)]))
+    assert again.status == "loaded" and streamed == ["MB52_2026-11-02.txt"]
+    assert _loaded_stock().filter(pl.col("material") != "10001500").equals(stock)

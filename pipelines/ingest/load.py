@@ -421,9 +421,11 @@ def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None
     stream: ExportStream | None = None
     with contextlib.suppress(UnreadableFile):  # read_file reads it again and says why
         stream = ExportStream(path, settings)
-    if stream is not None and stream.batched and stream.kind is ExportKind.MB52:
-        # A text MB52 bigger than a batch: read and written batch by batch, in one
-        # transaction, so that memory follows the batch and not the file.
+    if stream is not None and stream.batched and stream.kind is ExportKind.MB52 \
+            and path.stat().st_size > settings.stream_text_above_mb * 2**20:
+        # A large text MB52: read and written batch by batch, in one transaction, so that
+        # memory follows the batch and not the file. The transaction (and so the file) is
+        # held while it reads, which is why smaller files are read first.
         return _load_stock_stream(settings, result, path, as_of, progress, stream)
     parsed, problems = read_file(path, result.file_name, as_of, settings, stream)
     result.parse_seconds = time.perf_counter() - t0
