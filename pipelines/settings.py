@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     keep_open_seconds: Annotated[float, Field(ge=0)] = 2.0
     # Longest text field a file may hold (a description is at most a few hundred characters).
     max_field_chars: Annotated[int, Field(ge=1)] = 131_072
+    # Text exports are read, checked and written this many bytes of the file at a time, so a
+    # load's memory follows the batch, not the file.
+    text_batch_bytes: Annotated[int, Field(ge=1)] = 4 * 1024 * 1024
+    # A text MB52 bigger than this is written batch by batch as it is read (memory bounded by
+    # the batch); a smaller one is read whole before the write begins, so the warehouse is
+    # held only for the write and counters' saves wait less (a 34 MiB, 300,000-line export
+    # peaks at about 500 MiB read whole).
+    stream_text_above_mb: Annotated[float, Field(ge=0)] = 48.0
     # The drop folder and the Dagster schedules. Dagster's sensor daemon loops every 5 s, so
     # an interval up to 4 ticks on every loop (5 would often wait for the second one).
     drop_settle_seconds: Annotated[float, Field(ge=0)] = 2.0
@@ -185,6 +193,7 @@ class Settings(BaseSettings):
 
     @field_validator("max_file_mb", "max_inflated_mb", "max_compression_ratio",
                      "drop_settle_seconds", "lock_timeout_seconds", "keep_open_seconds",
+                     "stream_text_above_mb",
                      "max_row_drop_pct",
                      "tolerance_a", "tolerance_b",
                      "tolerance_c", "tolerance_other", mode="before")

@@ -101,28 +101,38 @@ def _shrunk(current: dict[str, int], previous: dict[str, int],
 def stock_size_gate(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame,
                     settings: Settings) -> pl.DataFrame:
     """Each plant's MB52 lines against that plant's latest loaded snapshot."""
-    plants = sorted(rows["plant"].unique().to_list())
+    return stock_size_problems(con, _rows_per_plant(rows), settings)
+
+
+def stock_size_problems(con: duckdb.DuckDBPyConnection, lines: dict[str, int],
+                        settings: Settings, load_id: int = -1) -> pl.DataFrame:
+    """``stock_size_gate`` of an MB52's lines per plant; the rows of load ``load_id`` (one
+    being written batch by batch, in this transaction) are not the previous snapshot."""
+    plants = sorted(lines)
     # The newest snapshot usually holds every plant: reading that one date alone costs the
     # same with a year of snapshots as with one (``sap_stock`` is in date order, so DuckDB
     # skips the other dates' row groups). Plants it lacks are looked up in the whole history.
     previous = dict(fetch(
         con,
         """SELECT plant, count(*) AS n FROM sap_stock
-           WHERE snapshot_date = (SELECT max(snapshot_date) FROM sap_stock)
-             AND plant IN (SELECT unnest(?)) GROUP BY plant""",
-        [plants],
+           WHERE snapshot_date = (SELECT max(snapshot_date) FROM sap_stock
+                                  WHERE load_id <> $load)
+             AND plant IN (SELECT unnest($plants)) AND load_id <> $load GROUP BY plant""",
+        {"plants": plants, "load": load_id},
     ).iter_rows())
     older = [plant for plant in plants if plant not in previous]
     if older:
         previous.update(fetch(
             con,
             """WITH latest AS (SELECT plant, max(snapshot_date) AS d FROM sap_stock
-                               WHERE plant IN (SELECT unnest(?)) GROUP BY plant)
+                               WHERE plant IN (SELECT unnest($plants)) AND load_id <> $load
+                               GROUP BY plant)
                SELECT s.plant, count(*) AS n FROM sap_stock s JOIN latest l
-                 ON s.plant = l.plant AND s.snapshot_date = l.d GROUP BY s.plant""",
-            [older],
+                 ON s.plant = l.plant AND s.snapshot_date = l.d
+               WHERE s.load_id <> $load GROUP BY s.plant""",
+            {"plants": older, "load": load_id},
         ).iter_rows())
-    return _size_problem("MB52", _shrunk(_rows_per_plant(rows), previous, settings), settings)
+    return _size_problem("MB52", _shrunk(lines, previous, settings), settings)
 
 
 def master_size_gate(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame,

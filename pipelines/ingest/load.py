@@ -12,11 +12,14 @@ failed by the next one (``pipelines.ingest.recovery``). A loaded file's row says
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -37,8 +40,19 @@ from pipelines.ingest.names import (
     printable_name,
 )
 from pipelines.ingest.recovery import ProcessIdentity, mark_interrupted
-from pipelines.ingest.stock_snapshot import duplicate_stock_lines, load_stock_snapshot
-from pipelines.sap.exports import PROBLEM_SCHEMA, ParsedExport, parse_export
+from pipelines.ingest.stock_snapshot import (
+    STOCK_KEY,
+    SnapshotWriter,
+    duplicate_stock_lines,
+    load_stock_snapshot,
+)
+from pipelines.sap.exports import (
+    PROBLEM_SCHEMA,
+    ExportStream,
+    NumberFormatChanged,
+    ParsedExport,
+    collect,
+)
 from pipelines.sap.formats import UnreadableFile
 from pipelines.sap.headers import ExportKind
 from pipelines.settings import Settings, get_settings
@@ -310,29 +324,40 @@ LOADERS: dict[ExportKind, KindLoader] = {
 # The load
 # ------------------------------------------------------------------------------------------
 
-def read_file(path: Path, name: str, as_of: date | None,
-              settings: Settings) -> tuple[ParsedExport | None, pl.DataFrame]:
-    """The file gates: parse it, and every problem that makes it unloadable whatever the
-    warehouse holds (bad rows, ambiguous headers, malformed text, an impossible name date)."""
-    problems = [gates.no_problems()]
+def _name_problems(name: str, as_of: date | None) -> pl.DataFrame:
+    """An impossible date in the file name (when no ``--as-of`` dates the file)."""
     if as_of is None:
         try:
             date_from_file_name(name)
         except NameDateError as error:
-            problems.append(gates.file_problem(str(error), value=name))
+            return gates.file_problem(str(error), value=name)
+    return gates.no_problems()
+
+
+def _empty_export(parsed: ParsedExport) -> pl.DataFrame:
+    # An empty MB52 would replace its day's snapshot with nothing; an empty MM60 would
+    # deactivate nothing and say it loaded. Either is a failed export.
+    return gates.file_problem(
+        f"a {parsed.kind.value.upper()} header on row {parsed.header_row} but no data "
+        "rows below it: an empty export")
+
+
+def read_file(path: Path, name: str, as_of: date | None, settings: Settings,
+              stream: ExportStream | None = None) -> tuple[ParsedExport | None, pl.DataFrame]:
+    """The file gates: parse it, and every problem that makes it unloadable whatever the
+    warehouse holds (bad rows, ambiguous headers, malformed text, an impossible name date).
+    ``stream``: the file's export stream when it is open already."""
+    problems = [_name_problems(name, as_of)]
     parsed: ParsedExport | None = None
     try:
-        parsed = parse_export(path, settings)
+        parsed = collect(stream or ExportStream(path, settings), path, settings)
         problems.append(parsed.problems)
         if parsed.rows.is_empty() and parsed.kind is not ExportKind.COUNT_SHEET:
-            # An empty MB52 would replace its day's snapshot with nothing; an empty MM60
-            # would deactivate nothing and say it loaded. Either is a failed export.
-            problems.append(gates.file_problem(
-                f"a {parsed.kind.value.upper()} header on row {parsed.header_row} but no data "
-                "rows below it: an empty export"))
+            problems.append(_empty_export(parsed))
         if parsed.kind is ExportKind.MB52:
             problems.append(duplicate_stock_lines(parsed.rows))
     except UnreadableFile as error:
+        parsed = None
         problems.append(gates.file_problem(str(error), row=error.row))
     return parsed, pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
 
@@ -390,24 +415,28 @@ def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None
           progress: ProgressCallback | None, forced_by: str | None = None) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
-    t0 = time.perf_counter()
-    parsed, problems = read_file(path, result.file_name, as_of, settings)
-    result.parse_seconds = time.perf_counter() - t0
-    if parsed is not None:
-        result.kind, result.rows_read = parsed.kind.value, parsed.rows_read
-        result.summary = {"format": parsed.file_format, "encoding": parsed.encoding,
-                          "header_row": parsed.header_row,
-                          "number_format": parsed.number_format.value,
-                          "skipped_rows": parsed.skipped}
     if forced_by:
         result.summary["forced_by"] = forced_by
+    t0 = time.perf_counter()
+    stream: ExportStream | None = None
+    with contextlib.suppress(UnreadableFile):  # read_file reads it again and says why
+        stream = ExportStream(path, settings)
+    if stream is not None and stream.batched and stream.kind is ExportKind.MB52 \
+            and path.stat().st_size > settings.stream_text_above_mb * 2**20:
+        # A large text MB52: read and written batch by batch, in one transaction, so that
+        # memory follows the batch and not the file. The transaction (and so the file) is
+        # held while it reads, which is why smaller files are read first.
+        return _load_stock_stream(settings, result, path, as_of, progress, stream)
+    parsed, problems = read_file(path, result.file_name, as_of, settings, stream)
+    result.parse_seconds = time.perf_counter() - t0
+    if parsed is not None:
+        _describe_in(result, parsed)
     if not problems.is_empty() or parsed is None:
         return _reject(settings, result, path, parsed,
                        gates.GateResult(problems, gates.no_problems()))
 
     loader = LOADERS[parsed.kind]
-    ctx = LoadContext(path=path, file_name=result.file_name, load_id=result.load_id,
-                      as_of=as_of, settings=settings, now=datetime.now())
+    ctx = _context(settings, result, path, as_of)
     rows, prepared = loader.prepare(parsed.rows, ctx)
     result.summary.update(prepared)
     if progress is not None:
@@ -420,27 +449,202 @@ def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None
             checked = loader.gates(con, rows, ctx, day)
             if checked.refused_unless_forced(result.forced):
                 raise gates.Refused(checked)
-            if not checked.forceable.is_empty():
-                result.summary["forced_past"] = checked.forceable["reason"].to_list()
             details = loader.write(con, rows, ctx, day)
-            result.snapshot_date = day
-            result.summary.update(details)
-            result.rows_loaded = details[loader.rows_loaded_key]
-            result.status = "loaded"
             result.db_seconds = time.perf_counter() - t1
-            result.summary["parse_seconds"] = round(result.parse_seconds, 3)
-            result.summary["db_seconds"] = round(result.db_seconds, 3)
-            _write_log(con, result, datetime.now())
+            _loaded(con, result, checked, details, day, loader.rows_loaded_key)
     except gates.Refused as refusal:
         result.status = "running"
         return _reject(settings, result, path, parsed, refusal.gates)
     except BaseException:
         result.status = "running"  # rolled back: load_file records the failure
         raise
+    return _settled(settings, result, path, progress)
+
+
+def _describe_in(result: LoadResult, parsed: ParsedExport) -> None:
+    """What the file was read as, into the load's result and summary."""
+    result.kind, result.rows_read = parsed.kind.value, parsed.rows_read
+    result.summary.update({"format": parsed.file_format, "encoding": parsed.encoding,
+                           "header_row": parsed.header_row,
+                           "number_format": parsed.number_format.value,
+                           "skipped_rows": parsed.skipped})
+
+
+def _context(settings: Settings, result: LoadResult, path: Path,
+             as_of: date | None) -> LoadContext:
+    return LoadContext(path=path, file_name=result.file_name, load_id=result.load_id,
+                       as_of=as_of, settings=settings, now=datetime.now())
+
+
+def _loaded(con: duckdb.DuckDBPyConnection, result: LoadResult, checked: gates.GateResult,
+            details: dict[str, Any], day: date | None, rows_loaded_key: str) -> None:
+    """Record a written load in its own transaction (``load_log`` commits with the rows)."""
+    if not checked.forceable.is_empty():
+        result.summary["forced_past"] = checked.forceable["reason"].to_list()
+    result.snapshot_date = day
+    result.summary.update(details)
+    result.rows_loaded = details[rows_loaded_key]
+    result.status = "loaded"
+    result.summary["parse_seconds"] = round(result.parse_seconds, 3)
+    result.summary["db_seconds"] = round(result.db_seconds, 3)
+    _write_log(con, result, datetime.now())
+
+
+def _settled(settings: Settings, result: LoadResult, path: Path,
+             progress: ProgressCallback | None) -> LoadResult:
     result.moved_to = settle_file(path, settings.archive_dir, settings)
     if progress is not None:
         progress("done", result.rows_loaded, result.rows_loaded)
     return result
+
+
+def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
+                       progress: ProgressCallback | None, stream: ExportStream) -> LoadResult:
+    """An MB52 read batch by batch, each batch written as soon as it is read, inside the
+    load's one transaction. Every refusal of a whole-file read is still decided before the
+    commit: the file gates on what the batches found, the warehouse gates on the lines per
+    plant (the rows written so far are not the previous snapshot); a refusal rolls back
+    every batch written. A file whose later batches outvote the first batch's decimal
+    convention is read and written again with the whole file's."""
+    ctx = _context(settings, result, path, as_of)
+    day = _dated_by_file(pl.DataFrame(), ctx)
+    _progress(settings, result.load_id, progress, "writing", 0, 0)
+    started = time.perf_counter()
+    while True:
+        parsed: ParsedExport | None = None
+        try:
+            with warehouse(settings.database) as con:
+                problems = [_name_problems(result.file_name, as_of)]
+                writer = SnapshotWriter(con, result.load_id, day)
+                try:
+                    per_plant, found = _write_stock_stream(writer, stream, progress)
+                    parsed = stream.parsed
+                    _describe_in(result, parsed)
+                    problems.append(found)
+                except UnreadableFile as error:
+                    problems.append(gates.file_problem(str(error), row=error.row))
+                refusals = pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
+                if not refusals.is_empty():
+                    raise gates.Refused(gates.GateResult(refusals, gates.no_problems()))
+                checked = gates.GateResult(
+                    hard=gates.no_problems(),
+                    forceable=gates.stock_size_problems(con, per_plant, settings,
+                                                        result.load_id))
+                if checked.refused_unless_forced(result.forced):
+                    raise gates.Refused(checked)
+                details = writer.finish()
+                # Reading and inserting overlap: the reading is timed apart by the stream.
+                result.parse_seconds = stream.seconds
+                result.db_seconds = time.perf_counter() - started - stream.seconds
+                _loaded(con, result, checked, details, day, "lines")
+        except NumberFormatChanged as changed:
+            stream = ExportStream(path, settings, changed.number_format)
+            continue
+        except gates.Refused as refusal:
+            result.status = "running"
+            result.parse_seconds = time.perf_counter() - started
+            return _reject(settings, result, path, parsed, refusal.gates)
+        except BaseException:
+            result.status = "running"  # rolled back: load_file records the failure
+            raise
+        return _settled(settings, result, path, progress)
+
+
+def _write_stock_stream(writer: SnapshotWriter, stream: ExportStream,
+                        progress: ProgressCallback | None,
+                        ) -> tuple[dict[str, int], pl.DataFrame]:
+    """Read every batch of an MB52 and write it while the file has no problem; the lines
+    per plant and the problems a whole-file read finds (rows, file, empty, duplicates).
+
+    The batches are read in a thread of their own, one ahead of DuckDB inserting the last
+    (polars and DuckDB both work without the GIL)."""
+    per_plant: dict[str, int] = {}
+    found: list[pl.DataFrame] = []
+    # Each line's key as one hash: equal keys hash equal, so a key repeated in two batches
+    # shows as a repeated hash, and only then are the keys themselves compared.
+    hashes: list[pl.Series] = []
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for rows, problems in stream:
+            if not problems.is_empty():
+                found.append(problems)
+            hashes.append(rows.select(STOCK_KEY).hash_rows())
+            for plant, lines in rows.group_by("plant").len().iter_rows():
+                per_plant[plant] = per_plant.get(plant, 0) + lines
+            if progress is not None:
+                progress("writing", stream.parsed.rows_read, 0)
+            if not found and stream.parsed.problems.is_empty():
+                yield rows  # a file with problems is refused: no need to write on
+
+    ahead = _ReadAhead(batches())
+    try:
+        writer.write(ahead)
+    finally:
+        ahead.close()  # waits for the reader; raises what stopped it
+    parsed = stream.parsed
+    problems = [parsed.problems, *found]
+    if not per_plant:
+        problems.append(_empty_export(parsed))
+    # Sorted, a repeated hash sits beside its twin: no hash table of every line.
+    keys = pl.concat(hashes).sort() if hashes else pl.Series([], dtype=pl.UInt64)
+    twins = keys == keys.shift(1)
+    if twins.any():
+        suspects = keys.filter(twins).unique().implode()
+        again = ExportStream(parsed.path, stream.settings, parsed.number_format)
+        candidates = [rows.filter(rows.select(STOCK_KEY).hash_rows().is_in(suspects))
+                      for rows, _ in again]
+        problems.append(duplicate_stock_lines(pl.concat(candidates)))
+    return per_plant, pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
+
+
+class _ReadAhead(Iterator[pl.DataFrame]):
+    """The items of ``source`` computed in a thread, one ahead of the consumer. ``close``
+    waits for the thread and raises the exception that ended ``source``, if any; the
+    consumer sees the items up to it (a DuckDB scan must not see a Python exception)."""
+
+    _END = object()
+
+    def __init__(self, source: Iterator[pl.DataFrame]) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(source,),
+                                        name="wics-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator[pl.DataFrame]) -> None:
+        try:
+            for item in source:
+                if not self._put(item):
+                    return
+        except BaseException as error:  # handed to the consumer by close()
+            self._error = error
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __next__(self) -> pl.DataFrame:
+        if self._stop.is_set():
+            raise StopIteration
+        item = self._queue.get()
+        if item is self._END:
+            self._stop.set()
+            raise StopIteration
+        assert isinstance(item, pl.DataFrame)
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _reject(settings: Settings, result: LoadResult, path: Path, parsed: ParsedExport | None,

@@ -7,14 +7,16 @@ column label, value, reason) so that a rejected file's error report names every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.sap.expression import QuantityError, evaluate_quantity
-from pipelines.sap.formats import Grid, read_grid
+from pipelines.sap.formats import TEXT_FORMATS, Grid, read_grid_batches
 from pipelines.sap.headers import STOCK_FIELDS, ExportKind, ambiguity_reasons
 from pipelines.sap.material import clean_text, normalise_material, normalise_plant
 from pipelines.sap.numbers import (
@@ -208,18 +210,118 @@ def oversized_fields(grid: Grid, max_chars: int) -> pl.DataFrame:
     ).cast(PROBLEM_SCHEMA)
 
 
-def parse_export(path: Path, settings: Settings) -> ParsedExport:
-    """Read, type and validate one export file. Raises UnreadableFile for whole-file problems."""
-    grid = read_grid(path, settings)
-    kind = grid.header.kind
-    assert kind is not None  # read_grid only returns grids whose header has a kind
-    file_problems = pl.concat([header_problems(grid),
-                               oversized_fields(grid, settings.max_field_chars)])
-    frame, labels = _labelled_columns(grid)
-    # The raw cells are not read again: let them go before typing makes its columns.
-    grid = replace(grid, cells=grid.cells.clear())
-    rows_read = frame.height
-    frame, skipped = _drop_non_data_rows(frame, labels)
+class NumberFormatChanged(Exception):
+    """The file's later batches outvoted the decimal convention its first batch was typed
+    with: read it again with ``number_format`` (a load rolls back what it wrote first)."""
+
+    def __init__(self, number_format: NumberFormat) -> None:
+        super().__init__(f"the whole file reads as {number_format}")
+        self.number_format = number_format
+
+
+class _DistinctTexts:
+    """The distinct texts of many batches, merged once the unmerged ones outgrow the merged
+    (so each text is hashed a few times at most, and memory follows the distinct texts)."""
+
+    def __init__(self) -> None:
+        self.merged = pl.Series([], dtype=pl.String)
+        self.parts: list[pl.Series] = []
+        self.unmerged = 0
+
+    def add(self, texts: pl.Series) -> None:
+        self.parts.append(texts)
+        self.unmerged += texts.len()
+        if self.unmerged > max(self.merged.len(), 100_000):
+            self.all()
+
+    def all(self) -> pl.Series:
+        if self.parts:
+            self.merged = pl.concat([self.merged, *self.parts]).unique()
+            self.parts, self.unmerged = [], 0
+        return self.merged
+
+
+class ExportStream:
+    """An export read, typed and validated batch by batch (a text export in batches of
+    ``WICS_TEXT_BATCH_BYTES``, any other file in one): iterate it for each batch's typed rows
+    and row problems; ``parsed`` then holds what is said of the whole file (rows empty).
+
+    Every batch is typed with the decimal convention of the first one; the convention is
+    voted on the whole file's texts as the batches go by, and if the whole file votes
+    otherwise the iteration ends with ``NumberFormatChanged`` (read again with that one).
+    Creating the stream reads the first batch (the header): ``UnreadableFile`` is raised there
+    or at any later batch, as a whole-file read would raise it.
+    """
+
+    def __init__(self, path: Path, settings: Settings,
+                 number_format: NumberFormat | None = None) -> None:
+        self.settings = settings
+        self._grids = read_grid_batches(path, settings)
+        self._first: Grid | None = next(self._grids)
+        grid = self._first
+        kind = grid.header.kind
+        assert kind is not None  # read_grid only returns grids whose header has a kind
+        self.kind: ExportKind = kind
+        self._forced = number_format
+        self.seconds = 0.0  # spent reading (the caller's work between batches not counted)
+        # More than one batch: a text export bigger than a batch.
+        self.batched = (grid.file_format in TEXT_FORMATS.values()
+                        and path.stat().st_size > settings.text_batch_bytes)
+        self.parsed = ParsedExport(
+            path=path, kind=kind, file_format=grid.file_format, encoding=grid.encoding,
+            sheet=grid.sheet, header_row=grid.header_row,
+            number_format=number_format or NumberFormat.UNDECIDED, rows=pl.DataFrame(),
+            rows_read=0, problems=header_problems(grid))
+
+    def __iter__(self) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        parsed, settings = self.parsed, self.settings
+        oversized: list[pl.DataFrame] = []
+        texts = _DistinctTexts()
+        number_format = self._forced
+        first, self._first = self._first, None
+        assert first is not None, "an ExportStream is read once"
+        batches = 0
+        started = time.perf_counter()
+        grids = chain([first], self._grids)
+        while (grid := next(grids, None)) is not None:
+            batches += 1
+            parsed.encoding = grid.encoding
+            oversized.append(oversized_fields(grid, settings.max_field_chars))
+            frame, labels = _labelled_columns(grid)
+            del grid  # the raw cells are not read again: let them go before typing
+            parsed.rows_read += frame.height
+            frame, skipped = _drop_non_data_rows(frame, labels)
+            for reason, count in skipped.items():
+                parsed.skipped[reason] = parsed.skipped.get(reason, 0) + count
+            number_texts = [frame[n].drop_nulls().unique() if n in frame.columns
+                            else pl.Series(n, [], dtype=pl.String)
+                            for n in NUMBER_FIELDS[self.kind]]
+            voting = [t for t, n in zip(number_texts, NUMBER_FIELDS[self.kind], strict=True)
+                      if n in labels]
+            if number_format is None:
+                # The convention is voted on distinct texts, so the distinct values of each
+                # column give the same decision as the full columns.
+                number_format = detect_number_format(voting)
+                parsed.number_format = number_format
+            if self._forced is None:
+                for t in voting:  # only a text with "." or "," votes
+                    texts.add(t.filter(t.str.contains(r"[.,]")))
+            typed = _typed(frame, labels, self.kind, number_format, number_texts, settings)
+            self.seconds += time.perf_counter() - started
+            yield typed
+            started = time.perf_counter()
+        found = pl.concat(oversized)
+        parsed.problems = pl.concat([parsed.problems, found.sort("row").head(50)])
+        if self._forced is None and batches > 1:
+            whole = detect_number_format([texts.all()])
+            if whole is not number_format:
+                raise NumberFormatChanged(whole)
+
+
+def _typed(frame: pl.DataFrame, labels: dict[str, str], kind: ExportKind,
+           number_format: NumberFormat, number_texts: list[pl.Series],
+           settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed rows of the cleaned data rows ``frame``, and the problems of their values."""
 
     def label(name: str) -> str:
         return labels.get(name, name)
@@ -229,10 +331,7 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
 
     number_fields = [n for n in NUMBER_FIELDS[kind] if n in labels]
-    distinct = {n: frame[n].drop_nulls().unique() for n in NUMBER_FIELDS[kind]}
-    # The convention is voted on distinct texts, so the distinct values of each column give
-    # the same decision as the full columns.
-    number_format = detect_number_format([distinct[n] for n in number_fields])
+    distinct = dict(zip(NUMBER_FIELDS[kind], number_texts, strict=True))
     # Every number, date and material text is parsed once, per distinct text, into a column
     # that both the checks and the typed rows read. Recognised columns are already clean text
     # (``_labelled_columns``), so a cell is empty exactly when its column value is null.
@@ -287,11 +386,23 @@ def parse_export(path: Path, settings: Settings) -> ParsedExport:
         typed += [pl.col("_quantity").alias("quantity"), pl.col("quantity_expr"),
                   normalise_plant(pl.col("storage_location")).alias("storage_location")]
         checks.append(("quantity", label("quantity"), pl.col("_quantity_problem")))
+    return frame.select("_row", *typed), _problems(frame, checks)
 
-    problems = pl.concat([file_problems, _problems(frame, checks)])
-    rows = frame.select("_row", *typed)
-    return ParsedExport(
-        path=path, kind=kind, file_format=grid.file_format, encoding=grid.encoding,
-        sheet=grid.sheet, header_row=grid.header_row, number_format=number_format, rows=rows,
-        rows_read=rows_read, skipped=skipped, problems=problems,
-    )
+
+def collect(stream: ExportStream, path: Path, settings: Settings) -> ParsedExport:
+    """The whole of an export stream in one ``ParsedExport`` (read again with the whole
+    file's decimal convention if its later batches outvoted the first)."""
+    try:
+        batches = list(stream)
+    except NumberFormatChanged as changed:
+        stream = ExportStream(path, settings, changed.number_format)
+        batches = list(stream)
+    parsed = stream.parsed
+    parsed.rows = pl.concat([rows for rows, _ in batches])
+    parsed.problems = pl.concat([parsed.problems, *[problems for _, problems in batches]])
+    return parsed
+
+
+def parse_export(path: Path, settings: Settings) -> ParsedExport:
+    """Read, type and validate one export file. Raises UnreadableFile for whole-file problems."""
+    return collect(ExportStream(path, settings), path, settings)

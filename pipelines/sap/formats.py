@@ -14,8 +14,8 @@ import email
 import io
 import re
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -56,6 +56,7 @@ class UnreadableFile(ValueError):
     def __init__(self, message: str, row: int | None = None) -> None:
         super().__init__(message)
         self.row = row
+        self.open_quote = False  # a quote still open where the text read ended
 
 
 # A line may hold many fields, but one this many times the field limit is not an export line;
@@ -119,6 +120,11 @@ def decode_text(data: bytes) -> tuple[str, str]:
         odd_nuls = head[1::2].count(b"\x00")
         encoding = "utf-16-le" if odd_nuls > head[0::2].count(b"\x00") else "utf-16-be"
         return data.decode(encoding, errors="replace"), encoding
+    return _decode_8bit(data)
+
+
+def _decode_8bit(data: bytes) -> tuple[str, str]:
+    """UTF-8, cp1252 or a mix of both (a file's later batches: no byte order mark there)."""
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -126,6 +132,14 @@ def decode_text(data: bytes) -> tuple[str, str]:
             # No byte pair of a UTF-8 sequence: every byte above ASCII is a cp1252 byte.
             return codecs.charmap_decode(data, "strict", _CP1252_TABLE)[0], "cp1252"
         return data.decode("utf-8", errors="wics_cp1252"), "utf-8 with cp1252 bytes"
+
+
+def _is_utf16(data: bytes) -> bool:
+    """Whether text starting with these bytes is UTF-16 (a byte order mark, or NULs)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    head = (data[3:] if data.startswith(codecs.BOM_UTF8) else data)[:4096]
+    return bool(head) and head.count(b"\x00") > len(head) // 4
 
 
 def sniff_format(head: bytes) -> str:
@@ -324,8 +338,18 @@ def _find_text_header(lines: list[str],
     return best
 
 
-def check_line_lengths(data: bytes, max_field_chars: int) -> None:
-    """Refuse, before decoding, a line far longer than any export line can be."""
+def _line_too_long(number: int, length: int, limit: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"line {number} is {length:,} bytes long without "
+        f"a line break, over the limit of {limit:,} ({LINE_LIMIT_FIELDS} × "
+        "WICS_MAX_FIELD_CHARS): a field over the size limit or a damaged file",
+        row=number,
+    )
+
+
+def check_line_lengths(data: bytes, max_field_chars: int, first_line: int = 0) -> None:
+    """Refuse, before decoding, a line far longer than any export line can be (``data`` is a
+    piece of the file after ``first_line`` line breaks)."""
     limit = max_field_chars * LINE_LIMIT_FIELDS
     if len(data) <= limit:
         return
@@ -338,13 +362,7 @@ def check_line_lengths(data: bytes, max_field_chars: int) -> None:
     too_long = np.flatnonzero(lengths > limit)
     if too_long.size:
         index = int(too_long[0])
-        number = index + 1
-        raise UnreadableFile(
-            f"line {number} is {int(lengths[index]):,} bytes long without "
-            f"a line break, over the limit of {limit:,} ({LINE_LIMIT_FIELDS} × "
-            "WICS_MAX_FIELD_CHARS): a field over the size limit or a damaged file",
-            row=number,
-        )
+        raise _line_too_long(first_line + index + 1, int(lengths[index]), limit)
 
 
 # Line breaks of str.splitlines other than \n and \r\n; polars splits lines on \n alone.
@@ -353,21 +371,22 @@ _OTHER_LINE_BREAKS = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 _PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 
-def text_lines(data: bytes, max_field_chars: int = 131_072) -> tuple[pl.Series, str]:
+def text_lines(data: bytes, max_field_chars: int = 131_072, *, first_line: int = 0,
+               start: bool = True) -> tuple[pl.Series, str]:
     """The lines of a text export (as ``str.splitlines`` cuts them) and the encoding found;
     a line over the length limit is refused first (``check_line_lengths``).
 
     Valid UTF-8 goes to polars' line reader as it is; other bytes are decoded losslessly
     (``decode_text``) and handed over re-encoded. Only a file with line breaks other than
-    ``\n`` and ``\r\n`` (old Mac ``\r``, form feeds) is split by Python.
+    ``\n`` and ``\r\n`` (old Mac ``\r``, form feeds) is split by Python. ``data`` may be a
+    later piece of a file (``start`` false, cut after a line break, ``first_line`` line breaks
+    before it): no byte order mark or UTF-16 is looked for there.
     """
     lines: pl.Series | None = None
     encoding = "utf-8"
-    plain = data[3:] if data.startswith(codecs.BOM_UTF8) else data
-    head = plain[:4096]
-    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
-        head and head.count(b"\x00") > len(head) // 4)
-    if not utf16:
+    plain = data[3:] if start and data.startswith(codecs.BOM_UTF8) else data
+    decode = decode_text if start else _decode_8bit
+    if not (start and _is_utf16(data)):
         try:
             lines = _polars_lines(plain)
         except pl.exceptions.ComputeError:  # not valid UTF-8
@@ -377,15 +396,15 @@ def text_lines(data: bytes, max_field_chars: int = 131_072) -> tuple[pl.Series, 
         # file's own line lengths, so the exact check runs only when a line comes near it.
         longest = lines.str.len_bytes().max()
         if isinstance(longest, int) and longest + 1 > max_field_chars * LINE_LIMIT_FIELDS:
-            check_line_lengths(data, max_field_chars)
+            check_line_lengths(data, max_field_chars, first_line)
     text: str | None = None
     if lines is None:
-        check_line_lengths(data, max_field_chars)  # before decoding: no giant line decoded
-        text, encoding = decode_text(data)
+        check_line_lengths(data, max_field_chars, first_line)  # before decoding: no giant line
+        text, encoding = decode(data)
         lines = _polars_lines(text.encode("utf-8"))
     if lines.str.contains(_OTHER_LINE_BREAKS).any():
         if text is None:
-            text, encoding = decode_text(data)
+            text, encoding = decode(data)
         lines = pl.Series("line", text.splitlines(), dtype=pl.String)
     return lines, encoding
 
@@ -408,29 +427,36 @@ def _plain_fields(body: pl.Series, separator: str) -> pl.Series:
     ).to_series()
 
 
-def _quoted_fields(body: pl.Series, separator: str, first_line: int,
-                   max_field_chars: int) -> pl.Series | tuple[list[list[str]], list[int]]:
+def _quoted_fields(body: pl.Series, separator: str, first_line: int, max_field_chars: int,
+                   last: bool = True) -> pl.Series | tuple[list[list[str]], list[int]]:
     """Comma/semicolon lines split into fields, quotes honoured strictly, in polars.
 
     A line is split here only when it is a well-formed record on its own line (the regular
     expression of a strict CSV record); a file with any other line (an unbalanced quote, a
     field over the size limit, a NUL) goes through the csv module whole (``_quoted_rows``),
-    which refuses it with the line and reason.
+    which refuses it with the line and reason. ``last``: the body ends the file.
     """
     s = separator
     field = f'"(?:[^"]|"")*"|[^"{s}\\x00][^{s}\\x00]*'
     quoted = body.str.contains('"', literal=True)
-    suspicious = (
-        (quoted & ~body.str.contains(f"^(?:{field})?(?:{s}(?:{field})?)*$"))
-        | body.str.contains("\x00", literal=True)
-        | (body.str.len_chars() > max_field_chars)
-    )
-    if body.len() and body[-1] == "":
+    suspicious = body.str.contains("\x00", literal=True)
+    longest = body.str.len_bytes().max()
+    if isinstance(longest, int) and longest > max_field_chars:  # a character: 1 to 4 bytes
+        suspicious = suspicious | (body.str.len_chars() > max_field_chars)
+    if quoted.any():  # the record pattern only where there is a quote to check
+        suspicious = suspicious | (quoted & ~body.str.contains(
+            f"^(?:{field})?(?:{s}(?:{field})?)*$"))
+    if last and body.len() and body[-1] == "":
         # The csv module ends the file at the last line break: a last empty line is no row.
         body = body.head(-1)
         quoted, suspicious = quoted.head(-1), suspicious.head(-1)
     if suspicious.any():
         return _quoted_rows("\n".join(body.to_list()), separator, first_line, max_field_chars)
+    if not quoted.any():
+        # The csv module reads an empty line as a row without fields.
+        return body.to_frame("line").select(
+            pl.when(pl.col("line") != "").then(pl.col("line").str.split(separator))
+        ).to_series()
     unquoted = pl.element().str.strip_prefix(s)
     split = pl.col("line").str.split(separator)
     # Every field after a separator: the line is given a leading one, so no match is empty.
@@ -477,10 +503,12 @@ def _quoted_rows(body: str, separator: str, first_line: int,
                         f"{max_field_chars:,} characters (WICS_MAX_FIELD_CHARS)", row=line + 1,
                     ) from error
                 if "unexpected end of data" in reason:
-                    raise UnreadableFile(
+                    unclosed = UnreadableFile(
                         f'line {line + 1}: a quote (") is opened and never closed; the '
                         "rest of the file would be read as one field, so nothing was loaded",
-                        row=line + 1) from error
+                        row=line + 1)
+                    unclosed.open_quote = True  # a batch's end: the next one may close it
+                    raise unclosed from error
                 if at > line + 1:  # the record began on an earlier line: its quote is open
                     raise UnreadableFile(
                         f'line {line + 1}: a quote (") opened on this line is not closed on '
@@ -511,25 +539,129 @@ def _grid_from_fields(fields: pl.Series, first_number: int) -> pl.DataFrame:
         pl.int_range(first_number, first_number + fields.len(), dtype=pl.Int64).alias("_row"))
 
 
-def read_text(data: bytes, max_field_chars: int = 131_072,
-              rule: HeaderRule = EXPORT_HEADER) -> Grid:
-    lines, encoding = text_lines(data, max_field_chars)
+TEXT_FORMATS = {"\t": "tab-separated text", "|": "pipe-separated text (unconverted list)",
+                 ";": "semicolon-separated text", ",": "comma-separated text"}
+
+
+def _text_header(lines: pl.Series, rule: HeaderRule) -> tuple[int, HeaderMatch, str]:
     best = _find_text_header(lines.head(HEADER_SEARCH_ROWS).to_list(), rule)
     if best is None:
         raise UnreadableFile(_no_header_message(rule=rule))
-    header_index, header, separator = best
-    body = lines.slice(header_index + 1)
+    return best
+
+
+def _text_cells(body: pl.Series, separator: str, first_line: int, max_field_chars: int,
+                last: bool = True) -> pl.DataFrame:
+    """The cells of the lines ``body``, the first of which is line ``first_line + 1``."""
     if separator in ",;":
-        fields = _quoted_fields(body, separator, header_index + 1, max_field_chars)
+        fields = _quoted_fields(body, separator, first_line, max_field_chars, last)
     else:
         fields = _plain_fields(body, separator)
     if isinstance(fields, tuple):
-        cells = _grid_from_rows(*fields)
-    else:
-        cells = _grid_from_fields(fields, header_index + 2)
-    name = {"\t": "tab-separated text", "|": "pipe-separated text (unconverted list)",
-            ";": "semicolon-separated text", ",": "comma-separated text"}[separator]
-    return Grid(cells, header, header_index + 1, name, encoding)
+        return _grid_from_rows(*fields)
+    return _grid_from_fields(fields, first_line + 1)
+
+
+def read_text(data: bytes, max_field_chars: int = 131_072,
+              rule: HeaderRule = EXPORT_HEADER) -> Grid:
+    """A whole text export in one grid (``read_text_batches`` reads a file batch by batch)."""
+    lines, encoding = text_lines(data, max_field_chars)
+    header_index, header, separator = _text_header(lines, rule)
+    cells = _text_cells(lines.slice(header_index + 1), separator, header_index + 1,
+                        max_field_chars)
+    return Grid(cells, header, header_index + 1, TEXT_FORMATS[separator], encoding)
+
+
+def _file_encoding(pieces: list[str]) -> str:
+    """The encoding of a whole file from its pieces' (``_decode_8bit``'s, ``"ascii"`` for a
+    UTF-8 piece of ASCII alone): as decoding the file at once would name it."""
+    if all(e in ("utf-8", "ascii") for e in pieces):
+        return "utf-8"
+    if "utf-8" in pieces or "utf-8 with cp1252 bytes" in pieces:
+        return "utf-8 with cp1252 bytes"  # a UTF-8 sequence somewhere, other bytes elsewhere
+    return "cp1252"
+
+
+def _text_pieces(path: Path, batch_bytes: int,
+                 line_limit: int) -> Iterator[tuple[bytes, int, bool]]:
+    """The bytes of a text file in pieces of about ``batch_bytes`` that end after a line
+    break (the last one at the end of the file), each with the number of line breaks before
+    it and whether it is the last. The first piece holds the lines the header is looked for
+    in. A line longer than ``line_limit`` is refused as soon as it is seen, so no piece holds
+    more than ``batch_bytes`` plus one line."""
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        pending = b""
+        before = 0  # line breaks before ``pending``
+        first = True
+        while True:
+            data = pending + stream.read(batch_bytes)
+            if stream.tell() >= size:
+                yield data, before, True
+                return
+            cut = data.rfind(b"\n") + 1
+            if len(data) - cut > line_limit:
+                length = len(data) - cut
+                while block := stream.read(1024 * 1024):  # the whole line's length
+                    end = block.find(b"\n")
+                    length += len(block) if end < 0 else end
+                    if end >= 0:
+                        break
+                raise _line_too_long(before + data.count(b"\n", 0, cut) + 1, length,
+                                     line_limit)
+            if cut == 0 or (first and data.count(b"\n", 0, cut) <= HEADER_SEARCH_ROWS):
+                pending = data
+                continue
+            pending = data[cut:]
+            yield data[:cut], before, False
+            before += data.count(b"\n", 0, cut)
+            first = False
+
+
+def read_text_batches(path: Path, settings: Settings,
+                      rule: HeaderRule = EXPORT_HEADER) -> Iterator[Grid]:
+    """A text export as grids of about ``WICS_TEXT_BATCH_BYTES`` of the file each, in file
+    order, with the file's own line numbers: memory follows the batch, not the file.
+
+    Every batch is read exactly as ``read_text`` reads the whole file (the same lines, cells,
+    refusals and line numbers); each grid's ``encoding`` is the file's so far. A UTF-16 file
+    is read whole. A comma/semicolon batch ending inside an open quote is read again with the
+    next one, so the refusal names the lines a whole-file read would.
+    """
+    max_chars = settings.max_field_chars
+    with path.open("rb") as stream:
+        if _is_utf16(stream.read(4096)):
+            yield read_text(path.read_bytes(), max_chars, rule)
+            return
+    found: tuple[int, HeaderMatch, str] | None = None
+    encodings: list[str] = []
+    lines_before = 0  # lines of the earlier batches (as ``text_lines`` cuts them)
+    carried: tuple[bytes, int] | None = None
+    for piece, breaks_before, last in _text_pieces(path, settings.text_batch_bytes,
+                                                   max_chars * LINE_LIMIT_FIELDS):
+        if carried is not None:
+            piece, breaks_before = carried[0] + piece, carried[1]
+            carried = None
+        start = found is None
+        lines, encoding = text_lines(piece, max_chars, first_line=breaks_before, start=start)
+        if found is None:
+            found = _text_header(lines, rule)
+            body, first = lines.slice(found[0] + 1), found[0] + 1
+        else:
+            body, first = lines, lines_before
+        try:
+            cells = _text_cells(body, found[2], first, max_chars, last)
+        except UnreadableFile as error:
+            if error.open_quote and not last:
+                carried = (piece, breaks_before)
+                found = None if start else found
+                continue
+            raise
+        encodings.append("ascii" if encoding == "utf-8" and piece.isascii() else encoding)
+        lines_before += lines.len()
+        header_index, header, separator = found
+        yield Grid(cells, header, header_index + 1, TEXT_FORMATS[separator],
+                   encoding if start and last else _file_encoding(encodings))
 
 
 class _TableParser(HTMLParser):
@@ -651,6 +783,19 @@ def read_grid(path: Path, settings: Settings, rule: HeaderRule = EXPORT_HEADER) 
     ``rule`` says which header rows count (default: an SAP export or count sheet); other
     spreadsheets WICS reads, like a schedule upload, pass their own.
     """
+    grids = list(read_grid_batches(path, settings, rule))
+    if len(grids) == 1:
+        return grids[0]
+    width = max(g.cells.width for g in grids) - 1
+    cells = pl.concat([g.cells for g in grids], how="diagonal").select(
+        *[f"c{i}" for i in range(width)], "_row")
+    return replace(grids[-1], cells=cells)
+
+
+def read_grid_batches(path: Path, settings: Settings,
+                      rule: HeaderRule = EXPORT_HEADER) -> Iterator[Grid]:
+    """``read_grid`` in batches: a text export batch by batch (``read_text_batches``), any
+    other file as one grid. The whole-file refusals (empty, too big, binary) come first."""
     size = path.stat().st_size
     if size == 0:
         raise UnreadableFile("the file is empty")
@@ -663,11 +808,12 @@ def read_grid(path: Path, settings: Settings, rule: HeaderRule = EXPORT_HEADER) 
         head = stream.read(64 * 1024)
     file_format = sniff_format(head)
     if file_format in ("xlsx", "xls"):
-        return read_workbook(path, file_format, settings, rule)
-    data = path.read_bytes()
+        yield read_workbook(path, file_format, settings, rule)
+        return
     if file_format in ("html", "mhtml"):
-        return read_html(data, file_format, rule)
+        yield read_html(path.read_bytes(), file_format, rule)
+        return
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
             and head.count(b"\x00") < len(head) // 4:
         raise UnreadableFile("binary data, not a spreadsheet or text export")
-    return read_text(data, settings.max_field_chars, rule)
+    yield from read_text_batches(path, settings, rule)
