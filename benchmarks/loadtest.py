@@ -63,6 +63,9 @@ class Config:
     think_s: float = 3.0
     mm60_rows: int = 100_000
     mb52_rows: int = 300_000
+    # The MM60 update and the MB52 loaded this many times one after the other (again with
+    # force: the same bytes, an older MM60), so that many saves fall while loads run.
+    load_rounds: int = 1
     time_limit_s: float = 600.0
     loads: bool = True  # False: the same counters with nothing loading (the baseline)
     cache: Path | None = None
@@ -242,8 +245,9 @@ def _result(process: subprocess.Popen, timeout: float) -> dict:
     raise RuntimeError(f"child process ended ({process.returncode}) without a result:\n{out}")
 
 
-def loader_main(files: list[str]) -> None:
-    """The loads, one after the other, as Dagster's run workers do them."""
+def loader_main(files: list[str], rounds: int = 1) -> None:
+    """The loads, one after the other, as Dagster's run workers do them; after the first
+    round forced (the same bytes again, replacing what the first round loaded)."""
     from pipelines.ingest.after_load import refresh_after_load
     from pipelines.ingest.load import load_file
     from pipelines.settings import get_settings
@@ -251,13 +255,14 @@ def loader_main(files: list[str]) -> None:
     settings = get_settings()
     loads = []
     print("started", flush=True)
-    for name in files:
-        started = time.time()
-        result = load_file(Path(name), settings=settings)
-        refresh_after_load(result, settings)
-        loads.append({"file": Path(name).name, "status": result.status,
-                      "rows": result.rows_loaded, "started": started,
-                      "seconds": time.time() - started, "db_seconds": result.db_seconds})
+    for round_ in range(rounds):
+        for name in files:
+            started = time.time()
+            result = load_file(Path(name), settings=settings, force=round_ > 0)
+            refresh_after_load(result, settings)
+            loads.append({"file": Path(name).name, "status": result.status,
+                          "rows": result.rows_loaded, "started": started,
+                          "seconds": time.time() - started, "db_seconds": result.db_seconds})
     print(RESULT_MARK + json.dumps(loads), flush=True)
 
 
@@ -315,7 +320,8 @@ def run(config: Config) -> Outcome:
     started = time.time()
     deadline = started + config.time_limit_s
 
-    loader = _child(["--loader", *map(str, staged[1:])]) if config.loads else None
+    loader = _child(["--load-rounds", str(config.load_rounds), "--loader",
+                     *map(str, staged[1:])]) if config.loads else None
     if loader is not None:
         assert loader.stdout is not None
         assert loader.stdout.readline().strip() == "started"
@@ -328,7 +334,7 @@ def run(config: Config) -> Outcome:
     _say(config, f"{config.counters_in_process} counters in this process"
                  f" + {config.counters_in_second_process} in a second one, "
                  f"{config.saves_per_counter} saves each, while {month2.name} and {mb52.name} "
-                 "load in a third ...")
+                 f"load {config.load_rounds} time(s) in a third ...")
     outcome = Outcome()
     from pipelines.settings import get_settings
     watch = FileWatch(get_settings().database.resolve(),
@@ -395,7 +401,8 @@ def report(outcome: Outcome, config: Config) -> str:
         f"{config.saves_per_counter} saves each, a pause of 0 to {2 * config.think_s:g} s "
         "between two saves of a counter; each save is "
         "`with warehouse() as con: add_count(con, ..., user=..., settings=get_settings())`.",
-        ("- Loaded meanwhile by a third process (`load_file` + `refresh_after_load`): "
+        (f"- Loaded meanwhile by a third process, {config.load_rounds} round(s), the later "
+         "ones forced (`load_file` + `refresh_after_load`): "
          + ", ".join(f"{x['file']} ({x['status']}, {x['rows']:,} rows, {x['seconds']:.1f} s, "
                      f"database {x['db_seconds']:.1f} s)" for x in outcome.loads) + "."
          if outcome.loads else "- Nothing loading meanwhile (`--no-loads`, the baseline)."),
@@ -439,13 +446,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="mean pause between two saves of one counter, seconds")
     parser.add_argument("--mm60-rows", type=int, default=100_000)
     parser.add_argument("--mb52-rows", type=int, default=300_000)
+    parser.add_argument("--load-rounds", type=int, default=3,
+                        help="times the MM60 update and the MB52 are loaded (again forced)")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds, whole run")
     parser.add_argument("--no-loads", action="store_true",
                         help="the same counters with nothing loading meanwhile")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "loadtest.md")
     args = parser.parse_args(argv)
     if args.loader:
-        loader_main(args.loader)
+        loader_main(args.loader, args.load_rounds)
         return 0
     if args.counters:
         counters_main(json.loads(args.counters))
@@ -454,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(home=Path(folder) / "home", counters_in_process=args.threads,
                         counters_in_second_process=args.second, saves_per_counter=args.saves,
                         think_s=args.think, mm60_rows=args.mm60_rows,
-                        mb52_rows=args.mb52_rows, time_limit_s=args.time_limit,
+                        mb52_rows=args.mb52_rows, load_rounds=args.load_rounds,
+                        time_limit_s=args.time_limit,
                         loads=not args.no_loads)
         try:
             outcome = run(config)
