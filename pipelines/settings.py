@@ -130,9 +130,10 @@ class Settings(BaseSettings):
     text_batch_bytes: Annotated[int, Field(ge=1)] = 4 * 1024 * 1024
     # A text MB52 bigger than this is written batch by batch as it is read (memory bounded by
     # the batch); a smaller one is read whole before the write begins, so the warehouse is
-    # held only for the write and counters' saves wait less (a 34 MiB, 300,000-line export
-    # peaks at about 500 MiB read whole).
-    stream_text_above_mb: Annotated[float, Field(ge=0)] = 48.0
+    # held only for the write and counters' saves wait less (read whole, a file peaks at
+    # about 100 MiB plus 16-21 times its size: 0.6 GiB for a 300,000-line, 32 MiB export,
+    # under 1 GiB up to this size).
+    stream_text_above_mb: Annotated[float, Field(ge=0)] = 40.0
     # The drop folder and the Dagster schedules. Dagster's sensor daemon loops every 5 s, so
     # an interval up to 4 ticks on every loop (5 would often wait for the second one).
     drop_settle_seconds: Annotated[float, Field(ge=0)] = 2.0
