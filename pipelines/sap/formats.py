@@ -190,27 +190,13 @@ def check_zip(path: Path, settings: Settings) -> None:
         )
 
 
-_NS = {
-    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
-
-
 def _first_rows_of_sheets(path: Path) -> list[int]:
     """1-based number of each sheet's first used row (calamine trims leading empty rows)."""
     firsts: list[int] = []
     try:
         with zipfile.ZipFile(path) as archive:
-            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            targets = {
-                r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)
-            }
-            for sheet in book.findall("m:sheets/m:sheet", _NS):
-                target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
-                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-                with archive.open(member) as stream:
+            for sheet in xlsx.sheet_members(archive):
+                with archive.open(sheet.member) as stream:
                     head = stream.read(256 * 1024).decode("utf-8", errors="replace")
                 match = re.search(r"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"", head)
                 firsts.append(int(match.group(1)) if match else 1)
@@ -277,19 +263,30 @@ def read_workbook(path: Path, file_format: str, settings: Settings,
     raise UnreadableFile(_no_header_message(reader.sheet_names, rule))
 
 
+def _xlsx_head_matches(path: Path, rule: HeaderRule = EXPORT_HEADER
+                       ) -> Iterator[tuple[int, int, HeaderMatch]]:
+    """(sheet index, 1-based sheet row of its range's first row, header) of each sheet whose
+    first rows hold a header, read from those rows alone (``pipelines.sap.xlsx``); raises
+    NotFast when the fast reader cannot read them (calamine must read the sheets)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise NotFast(str(error)) from error
+    with archive:
+        parts = xlsx.open_parts(archive)
+        for index, sheet in enumerate(parts.sheets):
+            frame, first_row = xlsx.read_head(parts, sheet.member, HEADER_SEARCH_ROWS)
+            found = _best_header([list(r) for r in frame.rows()], rule)
+            if found is not None:
+                yield index, first_row, found[1]
+
+
 def _xlsx_heads(path: Path, rule: HeaderRule = EXPORT_HEADER) -> dict[int, int] | None:
     """The sheets (by index) whose first rows hold a header, each with the 1-based sheet row
-    of its range's first row, from the first rows alone (``pipelines.sap.xlsx``); None when
-    the fast reader cannot read them (calamine then reads every sheet)."""
+    of its range's first row; None when the fast reader cannot read them (calamine then reads
+    every sheet)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            parts = xlsx.open_parts(archive)
-            heads = {}
-            for index, sheet in enumerate(parts.sheets):
-                frame, first_row = xlsx.read_head(parts, sheet.member, HEADER_SEARCH_ROWS)
-                if _best_header([list(r) for r in frame.rows()], rule) is not None:
-                    heads[index] = first_row
-            return heads
+        return {index: first_row for index, first_row, _ in _xlsx_head_matches(path, rule)}
     except (NotFast, zipfile.BadZipFile, OSError):
         return None
 
@@ -735,8 +732,8 @@ def identify(path: Path, settings: Settings) -> HeaderMatch:
         if file_format == "xlsx":
             check_zip(path, settings)
             try:
-                found_fast = _identify_xlsx_fast(path)
-            except NotFast:
+                found_fast = next((match for _, _, match in _xlsx_head_matches(path)), None)
+            except (NotFast, OSError):
                 found_fast = None
             if found_fast is not None:
                 return found_fast
@@ -759,22 +756,6 @@ def identify(path: Path, settings: Settings) -> HeaderMatch:
     if found is None:
         raise UnreadableFile(_no_header_message())
     return found[1]
-
-
-def _identify_xlsx_fast(path: Path) -> HeaderMatch | None:
-    """The header of the first sheet that has one, from each sheet's first rows only."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise NotFast(str(error)) from error
-    with archive:
-        parts = xlsx.open_parts(archive)
-        for sheet in parts.sheets:
-            frame, _ = xlsx.read_head(parts, sheet.member, HEADER_SEARCH_ROWS)
-            found = _best_header([list(r) for r in frame.rows()])
-            if found:
-                return found[1]
-    return None
 
 
 def read_grid(path: Path, settings: Settings, rule: HeaderRule = EXPORT_HEADER) -> Grid:

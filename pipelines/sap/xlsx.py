@@ -70,8 +70,8 @@ class SheetPart:
     member: str
 
 
-def sheet_parts(archive: zipfile.ZipFile) -> list[SheetPart]:
-    """The worksheets in workbook order with their zip member names."""
+def sheet_members(archive: zipfile.ZipFile) -> list[SheetPart]:
+    """Every sheet of the workbook, in workbook order, with its zip member name."""
     book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
     rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
@@ -79,9 +79,17 @@ def sheet_parts(archive: zipfile.ZipFile) -> list[SheetPart]:
     for sheet in book.findall("m:sheets/m:sheet", _NS):
         target = targets.get(sheet.get(f"{{{_NS['r']}}}id"), "")
         member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        if not member.startswith("xl/worksheets/"):
-            raise NotFast(f"a sheet that is not a worksheet: {member}")
         parts.append(SheetPart(sheet.get("name", ""), member))
+    return parts
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> list[SheetPart]:
+    """The worksheets in workbook order with their zip member names (NotFast for another
+    kind of sheet, such as a chart sheet)."""
+    parts = sheet_members(archive)
+    for part in parts:
+        if not part.member.startswith("xl/worksheets/"):
+            raise NotFast(f"a sheet that is not a worksheet: {part.member}")
     return parts
 
 

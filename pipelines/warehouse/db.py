@@ -434,6 +434,11 @@ class WarehouseAbortedError(RuntimeError):
     """A statement of the block failed and the block carried on; nothing was written."""
 
 
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")  # a conflict or a failed statement may have ended it already
+
+
 def _check_not_aborted(con: duckdb.DuckDBPyConnection) -> None:
     """Raise when the open transaction was aborted by a statement error the block caught.
 
@@ -445,8 +450,7 @@ def _check_not_aborted(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.execute("SELECT 1")
     except duckdb.TransactionException as error:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
+        _roll_back(con)
         raise WarehouseAbortedError(
             f"a statement of this transaction failed and the error was caught ({error}); "
             "nothing was written") from error
@@ -485,8 +489,7 @@ def warehouse(
         try:
             yield con
         except BaseException as error:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")  # a conflict may have aborted it already
+            _roll_back(con)
             if _is_write_conflict(error):
                 raise WarehouseConflictError(
                     f"another transaction changed the same rows first ({error}); "
@@ -496,8 +499,7 @@ def warehouse(
         try:
             con.execute("COMMIT")
         except duckdb.TransactionException as error:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
+            _roll_back(con)
             raise WarehouseConflictError(
                 f"could not commit ({error}); nothing was written") from error
 
