@@ -177,8 +177,8 @@ def change_report(args: dict) -> dict:
     peaks.start("report")
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        with warehouse(database, read_only=True) as con:
-            load_id, path = write_load_change_report(con, Path(folder) / "changes.xlsx")
+        load_id, path = write_load_change_report(Path(folder) / "changes.xlsx",
+                                                 database=database)
         seconds = time.perf_counter() - started
         size = path.stat().st_size
     with warehouse(database, read_only=True) as con:

@@ -113,7 +113,7 @@ def change_report_xlsx(load_id: int) -> bytes:
     """The change report of an MM60 load as xlsx bytes, written from ``material_change`` when
     the download is asked for (never inside the load)."""
     with tempfile.TemporaryDirectory() as folder:
-        _, path = _read(write_load_change_report, Path(folder) / "changes.xlsx", load_id)
+        _, path = write_load_change_report(Path(folder) / "changes.xlsx", load_id)
         return path.read_bytes()
 
 

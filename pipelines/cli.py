@@ -145,15 +145,15 @@ def changes_command(args: argparse.Namespace) -> int:
     if not settings.database.exists():
         console.print(f"[red]There is no warehouse at {settings.database}.[/]")
         return 2
-    with warehouse(settings.database, read_only=True) as con:
-        try:
+    try:
+        with warehouse(settings.database, read_only=True) as con:
             number, _ = mm60_load(con, int(load_id) if load_id is not None else None)
-            target = Path(path) if path else settings.reports_dir / report_file_name(number)
-            started = time.perf_counter()
-            number, written = write_load_change_report(con, target, number)
-        except LookupError as error:
-            console.print(f"[red]{error}[/]")
-            return 1
+        target = Path(path) if path else settings.reports_dir / report_file_name(number)
+        started = time.perf_counter()
+        number, written = write_load_change_report(target, number, database=settings.database)
+    except LookupError as error:
+        console.print(f"[red]{error}[/]")
+        return 1
     console.print(f"[green]Change report[/] of load {number} written to {written} "
                   f"({time.perf_counter() - started:.1f} s)")
     return 0

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from pipelines.ingest.load import date_from_file_name, load_file
-from pipelines.warehouse.db import query, warehouse
+from pipelines.warehouse.db import query
 
 from conftest import mb52_row, mm60_row
 
@@ -223,8 +223,7 @@ def test_change_report_lists_every_change_but_not_a_first_load(wics_home, mm60_f
     from pipelines.reports.change_report import write_load_change_report
 
     def report(load_id: int | None = None) -> openpyxl.Workbook:
-        with warehouse(read_only=True) as con:
-            _, path = write_load_change_report(con, wics_home.reports_dir / "r.xlsx", load_id)
+        _, path = write_load_change_report(wics_home.reports_dir / "r.xlsx", load_id)
         return openpyxl.load_workbook(path)
 
     first = load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
@@ -255,8 +254,7 @@ def test_change_report_continues_on_further_sheets_past_the_sheet_limit(wics_hom
     load_file(mm60_file([mm60_row("1"), mm60_row("2")], name="MM60_2026-10-01.xlsx"))
     load_file(mm60_file([mm60_row(str(n)) for n in range(3, 8)]))  # 5 added, 2 removed
     monkeypatch.setattr(change_report, "SHEET_ROWS", 3)  # Excel's 1,048,575, made small
-    with warehouse(read_only=True) as con:
-        _, path = change_report.write_load_change_report(con, wics_home.reports_dir / "r.xlsx")
+    _, path = change_report.write_load_change_report(wics_home.reports_dir / "r.xlsx")
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["Summary", "Changed fields", "All changes", "All changes 2",
                                "All changes 3"]

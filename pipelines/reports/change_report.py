@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.warehouse.db import fetch
+from pipelines.warehouse.db import fetch, warehouse
 
 # Excel's limit is 1,048,576 rows a sheet: the change list continues on further sheets past
 # it (less the header row).
@@ -120,10 +120,14 @@ def write_change_report(changes: pl.DataFrame, path: Path, *, file_name: str, lo
     )
 
 
-def write_load_change_report(con: duckdb.DuckDBPyConnection, path: Path,
-                             load_id: int | None = None) -> tuple[int, Path]:
+def write_load_change_report(path: Path, load_id: int | None = None, *,
+                             database: Path | None = None) -> tuple[int, Path]:
     """The change report of ``load_id`` (default: the latest MM60 load) written to ``path``;
-    returns the load and the path. LookupError when there is no such MM60 load."""
-    load_id, file_name = mm60_load(con, load_id)
-    changes = material_changes(con, load_id)
+    returns the load and the path. LookupError when there is no such MM60 load.
+
+    The changes are read in a short read of their own and the workbook written after it:
+    a large report takes seconds to write, and the warehouse is not held meanwhile."""
+    with warehouse(database, read_only=True) as con:
+        load_id, file_name = mm60_load(con, load_id)
+        changes = material_changes(con, load_id)
     return load_id, write_change_report(changes, path, file_name=file_name, load_id=load_id)
