@@ -30,6 +30,19 @@ DATA_TABLES = ("material", "material_change", "sap_stock", "physical_count", "co
                "count_variance")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def checkout_data_untouched():
+    """No test may write into the checkout's own data/ (the default WICS_HOME): a test that
+    forgets ``wics_home`` would leave files that ``make demo`` then loads."""
+    def listing() -> set[Path]:
+        return {p for p in (REPO / "data").rglob("*") if p.is_file()}
+
+    before = listing()
+    yield
+    leaked = sorted(str(p.relative_to(REPO)) for p in listing() - before)
+    assert not leaked, f"tests wrote into the checkout's data/: {leaked[:10]}"
+
+
 @pytest.fixture
 def wics_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A fresh, empty WICS_HOME for one test (real DuckDB file, real folders)."""

@@ -426,7 +426,9 @@ def test_demo_with_title_rows_and_plain_numbers(tmp_path: Path, settings: Settin
         assert_reads_as_before(path, settings)
 
 
-def test_hostile_corpus_workbooks(tmp_path: Path, settings: Settings) -> None:
+def test_hostile_corpus_workbooks(tmp_path: Path, settings: Settings, wics_home) -> None:
+    # wics_home: the corpus's upload writers put their files into WICS_HOME's drop folder,
+    # which must be this test's, not the checkout's data/drop.
     from test_hostile_corpus import HOSTILE
 
     seen = 0
@@ -435,7 +437,7 @@ def test_hostile_corpus_workbooks(tmp_path: Path, settings: Settings) -> None:
         staging.mkdir()
         try:
             path = writer(staging)
-        except Exception:  # writers that need the warehouse (uploads) are not workbooks here
+        except Exception:  # a writer that cannot run outside its own test
             continue
         if not path.exists() or path.read_bytes()[:4] != b"PK\x03\x04":
             continue
