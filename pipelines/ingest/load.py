@@ -12,7 +12,6 @@ failed by the next one (``pipelines.ingest.recovery``). A loaded file's row says
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import queue
@@ -382,22 +381,65 @@ def load_file(
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"{printable_name(str(path))} does not exist or is not a file")
-    sha = file_sha256(path)
-    name = printable_name(path.name)
-    load_id, earlier = _start_log(settings, name, sha, run_id, force)
-    result = LoadResult(load_id=load_id, file_name=name, sha256=sha, status="running",
-                        forced=force)
+    opening = _OpeningAhead(path, settings)
     try:
-        if not earlier.is_empty() and not force:
-            return _duplicate(settings, result, path, earlier.row(0, named=True))
-        return _load(settings, result, path, as_of, progress, forced_by)
-    except Exception as error:
-        # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the file
-        # stays where it is so the load can be retried, and the log says what happened.
-        if result.status == "running":
-            result.status, result.error = "failed", f"{type(error).__name__}: {error}"
-            _finish(settings, result)
-        raise
+        sha = file_sha256(path)
+        name = printable_name(path.name)
+        load_id, earlier = _start_log(settings, name, sha, run_id, force)
+        result = LoadResult(load_id=load_id, file_name=name, sha256=sha, status="running",
+                            forced=force)
+        try:
+            if not earlier.is_empty() and not force:
+                opening.wait()
+                return _duplicate(settings, result, path, earlier.row(0, named=True))
+            return _load(settings, result, path, as_of, progress, forced_by, opening)
+        except Exception as error:
+            # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the
+            # file stays where it is so the load can be retried, and the log says what happened.
+            if result.status == "running":
+                result.status, result.error = "failed", f"{type(error).__name__}: {error}"
+                _finish(settings, result)
+            raise
+    finally:
+        opening.wait()
+
+
+class _OpeningAhead:
+    """The export opened in a thread while the load hashes the file and writes its log row.
+
+    Opening a workbook parses its sheet (calamine, about half of a workbook's load), opening
+    a text export reads its first batch; both release the GIL, so on two cores the hash and
+    the log row (opening the warehouse) cost no wall time. A duplicate's parse is wasted: rare.
+    """
+
+    def __init__(self, path: Path, settings: Settings) -> None:
+        self._stream: ExportStream | None = None
+        self._error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._open, args=(path, settings),
+                                        name="wics-open-export")
+        self._thread.start()
+
+    def _open(self, path: Path, settings: Settings) -> None:
+        started = time.perf_counter()
+        try:
+            self._stream = ExportStream(path, settings)
+        except BaseException as error:  # handed to the load's thread by stream()
+            self._error = error
+        self.seconds = time.perf_counter() - started
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def stream(self) -> ExportStream | None:
+        """The opened export; None when it is unreadable (``read_file`` reads it again and
+        says why); any other error is raised here, in the load's thread."""
+        self.wait()
+        if isinstance(self._error, UnreadableFile):
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._stream
 
 
 def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) -> LoadResult:
@@ -412,15 +454,14 @@ def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) 
 
 
 def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
-          progress: ProgressCallback | None, forced_by: str | None = None) -> LoadResult:
+          progress: ProgressCallback | None, forced_by: str | None,
+          opening: _OpeningAhead) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
     if forced_by:
         result.summary["forced_by"] = forced_by
-    t0 = time.perf_counter()
-    stream: ExportStream | None = None
-    with contextlib.suppress(UnreadableFile):  # read_file reads it again and says why
-        stream = ExportStream(path, settings)
+    stream = opening.stream()
+    t0 = time.perf_counter() - opening.seconds  # the parse counts the opening, done ahead
     if stream is not None and stream.batched and stream.kind is ExportKind.MB52 \
             and path.stat().st_size > settings.stream_text_above_mb * 2**20:
         # A large text MB52: read and written batch by batch, in one transaction, so that
@@ -608,6 +649,7 @@ class _ReadAhead(Iterator[pl.DataFrame]):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self.seconds = 0.0
         self._thread = threading.Thread(target=self._run, args=(source,),
                                         name="wics-read", daemon=True)
         self._thread.start()
