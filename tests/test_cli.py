@@ -45,6 +45,14 @@ def test_wics_load_prints_what_it_did(wics_home, mm60_file):
     assert "refreshed change report on demand: wics changes 2" in out
     # The report is not written by the load: `wics changes` writes it when asked.
     assert not (wics_home.reports_dir / "material_changes_load2.xlsx").exists()
+    # Recorded in Dagster by the instance opened while the file loaded.
+    assert any(line.startswith("dagster ") and "materializations recorded" in line
+               for line in out), out
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(wics_home.home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("material"))
+    assert event is not None and event.asset_materialization.metadata["load_id"].value == 2
 
 
 def test_wics_changes_writes_the_report_of_an_mm60_load(wics_home, mm60_file, tmp_path):

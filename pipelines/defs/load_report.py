@@ -8,6 +8,7 @@ UI shows every load with the same figures, never stale ones.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Any
 
@@ -152,17 +153,20 @@ def report_load(instance: dg.DagsterInstance, result: LoadResult, refreshed: Ref
     return len(events)
 
 
-def report_to_dagster(result: LoadResult, refreshed: Refreshed | None,
-                      settings: Settings) -> str:
-    """Record a load made outside a run (``wics load``, the dashboard's "load anyway") in the
-    instance at DAGSTER_HOME (default WICS_HOME/dagster); never fails the load, says what
-    happened."""
-    import os
-
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance at DAGSTER_HOME (default WICS_HOME/dagster)."""
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    return dg.DagsterInstance.get()
+
+
+def report_to_dagster(result: LoadResult, refreshed: Refreshed | None, settings: Settings,
+                      instance: dg.DagsterInstance | None = None) -> str:
+    """Record a load made outside a run (``wics load``, the dashboard's "load anyway") in the
+    instance at DAGSTER_HOME (``instance``: that instance opened already; closed here); never
+    fails the load, says what happened."""
     try:
-        with dg.DagsterInstance.get() as instance:
-            count = report_load(instance, result, refreshed, settings)
+        with instance or open_instance(settings) as opened:
+            count = report_load(opened, result, refreshed, settings)
         return f"{count} materializations recorded in {os.environ['DAGSTER_HOME']}"
     except Exception as error:  # noqa: BLE001 - the warehouse is right; say what is missing
         return f"not recorded ({type(error).__name__}: {error})"
