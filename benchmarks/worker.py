@@ -164,6 +164,37 @@ def wics_load(args: dict) -> dict:
     }
 
 
+def wics_command(args: dict) -> dict:
+    """``wics load --force [--as-of DAY] PATH`` as a person runs it, in this process: the load,
+    the refresh, the Dagster record (into ``home``/dagster) and the command's own exit."""
+    os.environ["WICS_HOME"] = args["home"]
+    os.environ["DAGSTER_HOME"] = str(Path(args["home"]) / "dagster")
+    from pipelines.cli import main as wics
+
+    as_of = ["--as-of", args["as_of"]] if args.get("as_of") else []
+    started = time.perf_counter()
+    code = wics(["load", "--force", *as_of, args["path"]])
+    if code != 0:
+        raise RuntimeError(f"wics load {args['path']} exited {code}")
+    return {"seconds": time.perf_counter() - started, "exit_code": code}
+
+
+def dagster_instance(args: dict) -> dict:
+    """A Dagster instance made at ``home``/dagster as ``wics load`` makes it (its storage
+    created once), for the timed commands to start from, as they do on a set-up machine."""
+    from pipelines.cli import _ensure_dagster_home
+    from pipelines.defs.load_report import open_instance
+    from pipelines.settings import Settings
+
+    settings = Settings(home=Path(args["home"]))
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    started = time.perf_counter()
+    _ensure_dagster_home(settings)
+    with open_instance(settings):
+        pass
+    return {"seconds": time.perf_counter() - started}
+
+
 def change_report(args: dict) -> dict:
     """The change report of the latest MM60 load, as ``wics changes`` writes it on demand:
     the query of ``material_change`` and the xlsx, with the process's peak memory."""
@@ -206,16 +237,34 @@ def plain_read(args: dict) -> dict:
     """The naive read WICS is compared with, in a process of its own (imports included, as
     in ``wics load``): ``pl.read_excel`` of a workbook, ``pl.read_csv`` of a text export
     (its header line on, every column as text, bytes that are not UTF-8 replaced)."""
+    started = time.perf_counter()
+    frame = _plain_frame(args)
+    return {"seconds": time.perf_counter() - started, "rows": frame.height,
+            "columns": frame.width}
+
+
+def _plain_frame(args: dict):
     import polars as pl
 
-    started = time.perf_counter()
     path = args["path"]
     if args["format"] == "xlsx":
-        frame = pl.read_excel(path)
-    else:
-        frame = pl.read_csv(path, separator=args["separator"], skip_lines=args["skip_lines"],
-                            encoding="utf8-lossy", infer_schema=False,
-                            quote_char='"' if args["separator"] in ",;" else None)
+        return pl.read_excel(path)
+    return pl.read_csv(path, separator=args["separator"], skip_lines=args["skip_lines"],
+                       encoding="utf8-lossy", infer_schema=False,
+                       quote_char='"' if args["separator"] in ",;" else None)
+
+
+def read_and_store(args: dict) -> dict:
+    """The least a load that keeps the rows can do, in a process of its own: the plain read
+    of ``plain_read``, then the frame stored as it is in a new DuckDB file (one ``CREATE TABLE
+    AS``, commit, close). No typing, no checks, no history: a floor, not a load."""
+    import duckdb
+
+    started = time.perf_counter()
+    frame = _plain_frame(args)
+    con = duckdb.connect(args["database"])
+    con.execute("CREATE TABLE rows AS SELECT * FROM frame")
+    con.close()
     return {"seconds": time.perf_counter() - started, "rows": frame.height,
             "columns": frame.width}
 
@@ -448,8 +497,10 @@ def pages_render(args: dict) -> dict:
     return {"pages": pages, **peaks.result()}
 
 
-TASKS = {"wics_load": wics_load, "change_report": change_report, "calamine": calamine,
-         "old_way": old_way, "reconcile": reconcile, "plain_read": plain_read,
+TASKS = {"wics_load": wics_load, "wics_command": wics_command,
+         "dagster_instance": dagster_instance, "change_report": change_report,
+         "calamine": calamine, "old_way": old_way, "reconcile": reconcile,
+         "plain_read": plain_read, "read_and_store": read_and_store,
          "grow_history": grow_history, "settle": settle, "dashboard": dashboard,
          "pages_build": pages_build, "pages_render": pages_render}
 
@@ -462,6 +513,10 @@ def main(argv: list[str]) -> int:
     hwm = _status_kib("VmHWM")
     result["exit_peak_mib"] = None if hwm is None else round(hwm / 1024, 1)
     print(RESULT_MARK + json.dumps(result, default=str), flush=True)
+    if task == "wics_command":  # and the end of the command itself
+        from pipelines.cli import exit_without_teardown
+
+        exit_without_teardown(0)
     return 0
 
 

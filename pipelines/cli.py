@@ -514,14 +514,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The ``wics`` command: ``main``, then an exit without the interpreter's teardown.
+    """The ``wics`` command."""
+    exit_without_teardown(main())
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process as a normal exit would, less the interpreter's teardown.
 
     Tearing down every module once Dagster, polars and DuckDB are imported takes 0.3-0.6 s,
     longer than many commands. Nothing is skipped that matters: the threads are waited for
-    and the exit handlers run (the warehouse is closed by one) as at a normal exit; only the
+    and the exit handlers run (one closes the warehouse) as at a normal exit; only the
     freeing of memory the process gives back anyway is left out.
     """
-    code = main()
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()

@@ -135,6 +135,16 @@ def test_figures_are_sane(bench):
     label = raw["rec.seconds"]["label"]
     lines = int(re.search(r"\(([\d,]+) lines", label).group(1).replace(",", ""))
     assert lines > 0  # the count lines reconciled into variance lines
+    # Side by side: the plain read, the read stored (the floor), WICS, and `wics load` itself.
+    for key in ("mm60_first", "mm60_update", "mb52_xlsx", "mb52_tab", "mb52_csv"):
+        plain, stored = value[f"side.{key}.plain"], value[f"side.{key}.stored"]
+        wics, command = value[f"side.{key}.wics"], value[f"side.{key}.command"]
+        assert stored > 0 and plain > 0
+        assert value[f"side.{key}.floor_ratio"] == pytest.approx(stored / plain)
+        assert value[f"side.{key}.ratio"] == pytest.approx(wics / plain)
+        assert value[f"side.{key}.command_ratio"] == pytest.approx(command / plain)
+        assert value[f"side.{key}.over_floor"] == pytest.approx(wics / stored)
+        assert value[f"side.{key}.command_peak"] > 50
 
 
 def test_inputs_are_cached_and_deterministic(tmp_path, monkeypatch):
