@@ -172,6 +172,8 @@ def test_same_bytes_twice_are_loaded_once(wics_home, mm60_file, tmp_path):
     statuses = query("SELECT status FROM load_log ORDER BY load_id",
                      path=wics_home.database)["status"].to_list()
     assert statuses == ["loaded", "duplicate", "loaded"]
+    hashes = query("SELECT DISTINCT sha256 FROM load_log", path=wics_home.database)["sha256"]
+    assert hashes.to_list() == [again.sha256] and len(again.sha256) == 64
 
 
 def test_dropped_files_move_and_outside_files_are_only_copied(wics_home, mm60_file):

@@ -243,3 +243,21 @@ def test_only_an_mb52_over_the_streaming_size_holds_the_warehouse_while_it_reads
     again = load_file(_mb52(tmp_path / "b" / "MB52_2026-11-02.txt", lines + [_line(1_500)]))
     assert again.status == "loaded" and streamed == ["MB52_2026-11-02.txt"]
     assert _loaded_stock().filter(pl.col("material") != "10001500").equals(stock)
+
+
+def test_the_same_bytes_streamed_again_are_a_duplicate_that_writes_nothing(small_batches,
+                                                                          tmp_path):
+    # The hash is computed while the batches are read and written, and asked for before the
+    # commit: the second load's batches, already written, are rolled back.
+    lines = [_line(i) for i in range(900)]
+    first = load_file(_mb52(tmp_path / "a" / "MB52_2026-11-02.txt", lines))
+    assert first.status == "loaded" and first.sha256 is not None
+    before = table_fingerprint(small_batches)
+    again_path = _mb52(tmp_path / "b" / "MB52_stock_2026-11-02.txt", lines)
+    again = load_file(again_path)
+    assert again.status == "duplicate", again.error
+    assert again.summary["duplicate_of_load"] == first.load_id
+    assert table_fingerprint(small_batches) == before
+    assert again.moved_to is not None and again.moved_to.parent == small_batches.archive_dir
+    logged = query("SELECT status, sha256 FROM load_log ORDER BY load_id")
+    assert logged.rows() == [("loaded", first.sha256), ("duplicate", first.sha256)]

@@ -1,8 +1,9 @@
 """Load one file end to end: the single code path of the sensor, the assets and ``wics load``.
 
-    identify (sha256) -> read (file gates) -> one transaction: warehouse gates, then the write
-    -> archive; or refuse whole: the file goes to ``rejected/`` with ``<name>.error.txt``
-    naming every problem, and the warehouse tables stay exactly as they were.
+    read (file gates) and hash (sha256), side by side -> the same bytes loaded before: a
+    duplicate -> one transaction: warehouse gates, then the write -> archive; or refuse
+    whole: the file goes to ``rejected/`` with ``<name>.error.txt`` naming every problem, and
+    the warehouse tables stay exactly as they were.
 
 Every refusal is decided before the commit (``pipelines.ingest.gates``). Every file seen gets a
 ``load_log`` row that records the process loading it, so a load whose process died is marked
@@ -12,6 +13,7 @@ failed by the next one (``pipelines.ingest.recovery``). A loaded file's row says
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import duckdb
 import polars as pl
@@ -62,6 +64,7 @@ __all__ = ["LoadResult", "date_from_file_name", "file_sha256", "force_load", "fr
            "load_file"]
 
 ProgressCallback = Callable[[str, int, int], None]
+T = TypeVar("T")
 ERROR_LINES_IN_LOG = 20
 
 
@@ -69,7 +72,7 @@ ERROR_LINES_IN_LOG = 20
 class LoadResult:
     load_id: int
     file_name: str
-    sha256: str
+    sha256: str | None  # None until the file's hash is known
     status: str  # loaded / rejected / duplicate / failed
     kind: str | None = None
     snapshot_date: date | None = None
@@ -169,28 +172,39 @@ def write_error_report(target: Path, file_name: str, parsed: ParsedExport | None
 # load_log
 # ------------------------------------------------------------------------------------------
 
-def _start_log(settings: Settings, name: str, sha: str, run_id: str | None,
-               force: bool) -> tuple[int, pl.DataFrame]:
-    """Insert this load's ``running`` row (marking dead loads failed first); the id and the
-    earlier load of the same bytes, if any."""
+def _start_log(settings: Settings, name: str, run_id: str | None, force: bool) -> int:
+    """Insert this load's ``running`` row (marking dead loads failed first); its id."""
     me = ProcessIdentity.current()
     with warehouse(settings.database) as con:
         mark_interrupted(con)
         load_id = con.execute("SELECT nextval('load_id')").fetchone()[0]
         con.execute(
-            """INSERT INTO load_log (load_id, file_name, sha256, status, started_at, run_id,
+            """INSERT INTO load_log (load_id, file_name, status, started_at, run_id,
                                      progress_phase, forced, pid, host, boot_id, start_ticks)
-               VALUES (?, ?, ?, 'running', ?, ?, 'reading', ?, ?, ?, ?, ?)""",
-            [load_id, name, sha, datetime.now(), run_id, force, me.pid, me.host, me.boot_id,
+               VALUES (?, ?, 'running', ?, ?, 'reading', ?, ?, ?, ?, ?)""",
+            [load_id, name, datetime.now(), run_id, force, me.pid, me.host, me.boot_id,
              me.start_ticks],
         )
-        earlier = fetch(
-            con,
-            """SELECT load_id, file_name, kind, snapshot_date FROM load_log
-               WHERE sha256 = ? AND status = 'loaded' ORDER BY load_id DESC LIMIT 1""",
-            [sha],
-        )
-    return load_id, earlier
+    return load_id
+
+
+def _earlier_load(con: duckdb.DuckDBPyConnection, sha: str) -> dict[str, Any] | None:
+    """The latest load that loaded the same bytes, if any."""
+    earlier = fetch(
+        con,
+        """SELECT load_id, file_name, kind, snapshot_date FROM load_log
+           WHERE sha256 = ? AND status = 'loaded' ORDER BY load_id DESC LIMIT 1""",
+        [sha],
+    )
+    return earlier.row(0, named=True) if earlier.height else None
+
+
+class _Duplicate(Exception):
+    """The same bytes were loaded before: nothing of this load is committed."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        super().__init__(first["file_name"])
+        self.first = first
 
 
 def _progress(settings: Settings, load_id: int, callback: ProgressCallback | None,
@@ -209,12 +223,12 @@ def _write_log(con: duckdb.DuckDBPyConnection, result: LoadResult, finished_at: 
     con.execute(
         """UPDATE load_log SET kind = ?, snapshot_date = ?, rows_read = ?, rows_loaded = ?,
                   status = ?, error = ?, summary = ?, finished_at = ?, progress_phase = 'done',
-                  forced = ?,
+                  forced = ?, sha256 = ?,
                   refresh_state = CASE WHEN ? = 'loaded' THEN 'pending' END
            WHERE load_id = ?""",
         [result.kind, result.snapshot_date, result.rows_read, result.rows_loaded, result.status,
          result.error, json.dumps(result.summary, default=str), finished_at, result.forced,
-         result.status, result.load_id],
+         result.sha256, result.status, result.load_id],
     )
 
 
@@ -381,65 +395,64 @@ def load_file(
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"{printable_name(str(path))} does not exist or is not a file")
-    opening = _OpeningAhead(path, settings)
+    # The file is read and hashed in threads of their own while its log row is written; the
+    # hash is asked for before anything is committed (a duplicate writes nothing).
+    opening = _Ahead("wics-open-export", ExportStream, path, settings)
+    hashing = _Ahead("wics-hash", file_sha256, path)
     try:
-        sha = file_sha256(path)
         name = printable_name(path.name)
-        load_id, earlier = _start_log(settings, name, sha, run_id, force)
-        result = LoadResult(load_id=load_id, file_name=name, sha256=sha, status="running",
+        load_id = _start_log(settings, name, run_id, force)
+        result = LoadResult(load_id=load_id, file_name=name, sha256=None, status="running",
                             forced=force)
         try:
-            if not earlier.is_empty() and not force:
-                opening.wait()
-                return _duplicate(settings, result, path, earlier.row(0, named=True))
-            return _load(settings, result, path, as_of, progress, forced_by, opening)
+            return _load(settings, result, path, as_of, progress, forced_by, opening, hashing)
         except Exception as error:
             # Not the file's fault (disk, lock timeout, bug): the transaction rolled back, the
             # file stays where it is so the load can be retried, and the log says what happened.
             if result.status == "running":
                 result.status, result.error = "failed", f"{type(error).__name__}: {error}"
+                with contextlib.suppress(Exception):  # a file that cannot be read has none
+                    result.sha256 = hashing.result()
                 _finish(settings, result)
             raise
     finally:
         opening.wait()
+        hashing.wait()
 
 
-class _OpeningAhead:
-    """The export opened in a thread while the load hashes the file and writes its log row.
+class _Ahead(Generic[T]):
+    """``function(*args)`` run in a thread of its own from now on; ``result()`` waits for it
+    and returns its value, or raises its error in the caller's thread.
 
-    Opening a workbook parses its sheet (calamine, about half of a workbook's load), opening
-    a text export reads its first batch; both release the GIL, so on two cores the hash and
-    the log row (opening the warehouse) cost no wall time. A duplicate's parse is wasted: rare.
+    A load opens the export (for a workbook calamine's whole parse of the sheet, for a text
+    export its first batch) and hashes the file this way while it writes its log row:
+    calamine, polars and hashlib work outside the GIL, so on two cores neither the hash nor
+    the log row (the warehouse's opening) costs wall time.
     """
 
-    def __init__(self, path: Path, settings: Settings) -> None:
-        self._stream: ExportStream | None = None
+    def __init__(self, name: str, function: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
         self._error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._open, args=(path, settings),
-                                        name="wics-open-export")
+        self.seconds = 0.0  # the function's own time
+        self._thread = threading.Thread(target=self._run, args=(function, *args), name=name)
         self._thread.start()
 
-    def _open(self, path: Path, settings: Settings) -> None:
+    def _run(self, function: Callable[..., T], *args: Any) -> None:
         started = time.perf_counter()
         try:
-            self._stream = ExportStream(path, settings)
-        except BaseException as error:  # handed to the load's thread by stream()
+            self._value = function(*args)
+        except BaseException as error:  # handed to the caller by result()
             self._error = error
         self.seconds = time.perf_counter() - started
 
     def wait(self) -> None:
         self._thread.join()
 
-    def stream(self) -> ExportStream | None:
-        """The opened export; None when it is unreadable (``read_file`` reads it again and
-        says why); any other error is raised here, in the load's thread."""
+    def result(self) -> T:
         self.wait()
-        if isinstance(self._error, UnreadableFile):
-            return None
         if self._error is not None:
             raise self._error
-        return self._stream
+        return cast(T, self._value)
 
 
 def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) -> LoadResult:
@@ -455,21 +468,29 @@ def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) 
 
 def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
           progress: ProgressCallback | None, forced_by: str | None,
-          opening: _OpeningAhead) -> LoadResult:
+          opening: _Ahead[ExportStream], hashing: _Ahead[str]) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
     if forced_by:
         result.summary["forced_by"] = forced_by
-    stream = opening.stream()
+    stream: ExportStream | None = None
+    with contextlib.suppress(UnreadableFile):  # read_file reads it again and says why
+        stream = opening.result()
     t0 = time.perf_counter() - opening.seconds  # the parse counts the opening, done ahead
     if stream is not None and stream.batched and stream.kind is ExportKind.MB52 \
             and path.stat().st_size > settings.stream_text_above_mb * 2**20:
         # A large text MB52: read and written batch by batch, in one transaction, so that
         # memory follows the batch and not the file. The transaction (and so the file) is
         # held while it reads, which is why smaller files are read first.
-        return _load_stock_stream(settings, result, path, as_of, progress, stream)
+        return _load_stock_stream(settings, result, path, as_of, progress, stream, hashing)
     parsed, problems = read_file(path, result.file_name, as_of, settings, stream)
     result.parse_seconds = time.perf_counter() - t0
+    result.sha256 = hashing.result()
+    if not result.forced:
+        with warehouse(settings.database, read_only=True) as con:
+            earlier = _earlier_load(con, result.sha256)
+        if earlier is not None:
+            return _duplicate(settings, result, path, earlier)
     if parsed is not None:
         _describe_in(result, parsed)
     if not problems.is_empty() or parsed is None:
@@ -540,7 +561,8 @@ def _settled(settings: Settings, result: LoadResult, path: Path,
 
 
 def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
-                       progress: ProgressCallback | None, stream: ExportStream) -> LoadResult:
+                       progress: ProgressCallback | None, stream: ExportStream,
+                       hashing: _Ahead[str]) -> LoadResult:
     """An MB52 read batch by batch, each batch written as soon as it is read, inside the
     load's one transaction. Every refusal of a whole-file read is still decided before the
     commit: the file gates on what the batches found, the warehouse gates on the lines per
@@ -564,6 +586,10 @@ def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of
                     problems.append(found)
                 except UnreadableFile as error:
                     problems.append(gates.file_problem(str(error), row=error.row))
+                result.sha256 = hashing.result()
+                earlier = None if result.forced else _earlier_load(con, result.sha256)
+                if earlier is not None:
+                    raise _Duplicate(earlier)
                 refusals = pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems])
                 if not refusals.is_empty():
                     raise gates.Refused(gates.GateResult(refusals, gates.no_problems()))
@@ -581,6 +607,9 @@ def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of
         except NumberFormatChanged as changed:
             stream = ExportStream(path, settings, changed.number_format)
             continue
+        except _Duplicate as duplicate:  # rolled back: every batch written is gone
+            result.status = "running"
+            return _duplicate(settings, result, path, duplicate.first)
         except gates.Refused as refusal:
             result.status = "running"
             result.parse_seconds = time.perf_counter() - started
