@@ -48,7 +48,12 @@ def test_loads_page_lists_files_rejections_and_changes(loaded):
     app = _run("app_pages/loads.py")
     metrics = {m.label: m.value for m in app.metric}
     assert metrics == {"Loaded": "3", "Rejected": "1"}
-    assert app.dataframe[0].value["file_name"].tolist()[0] == "MB52_2026-11-05.XLS"
+    table = app.dataframe[0].value
+    assert table["file_name"].tolist()[0] == "MB52_2026-11-05.XLS"
+    # The refused file was never read as any kind: blank cells and 0 rows, not "None".
+    assert (table["kind"].tolist()[0], table["snapshot_date"].tolist()[0],
+            table["rows_loaded"].tolist()[0]) == ("", "", 0)
+    assert table["snapshot_date"].tolist()[1] == "2026-11-02"
     rejected = [e for e in app.expander if e.label == "MB52_2026-11-05.XLS"]
     assert "no header row" in rejected[0].code[0].value
     assert rejected[0].code[0].proto.wrap_lines  # long reasons wrap instead of scrolling

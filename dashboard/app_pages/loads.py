@@ -91,6 +91,12 @@ loads_shown = loads.with_columns(
         return_dtype=pl.String).fill_null(""),
     run_url=pl.col("run_id").map_elements(
         lambda r: f"{dagster_ui_url()}/runs/{r}", return_dtype=pl.String),
+    # A file refused before it was read as any kind has none of these: blank, not "None";
+    # a load that ended without loading loaded 0 rows (a running one: not known yet).
+    kind=pl.col("kind").fill_null(""),
+    snapshot_date=pl.col("snapshot_date").dt.strftime("%Y-%m-%d").fill_null(""),
+    rows_loaded=pl.when(pl.col("status") == "running").then(pl.col("rows_loaded"))
+    .otherwise(pl.col("rows_loaded").fill_null(0)),
 )
 if runs is None:
     st.caption("Run status is not shown: this dashboard has no Dagster instance "
@@ -107,7 +113,7 @@ st.dataframe(
         "forced": st.column_config.CheckboxColumn(
             "Forced", help="Loaded knowingly despite a size or age refusal (--force, "
             "\"Load anyway\")"),
-        "snapshot_date": st.column_config.DateColumn("Snapshot date", format="YYYY-MM-DD"),
+        "snapshot_date": "Snapshot date",
         "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="localized"),
         "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm"),
         "run_status": "Dagster run",
