@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -52,7 +51,7 @@ def test_loads_page_lists_files_rejections_and_changes(loaded):
     assert table["file_name"].tolist()[0] == "MB52_2026-11-05.XLS"
     # The refused file was never read as any kind: blank cells and 0 rows, not "None".
     assert (table["kind"].tolist()[0], table["snapshot_date"].tolist()[0],
-            table["rows_loaded"].tolist()[0]) == ("", "", 0)
+            table["rows_loaded"].tolist()[0], table["run_url"].tolist()[0]) == ("", "", 0, "")
     assert table["snapshot_date"].tolist()[1] == "2026-11-02"
     rejected = [e for e in app.expander if e.label == "MB52_2026-11-05.XLS"]
     assert "no header row" in rejected[0].code[0].value
@@ -123,7 +122,7 @@ def test_each_load_shows_its_dagster_run_status_checks_and_link(wics_home, mm60_
     assert "negative" in row["failed_checks"]
     first = table[table["file_name"] == "MM60_2026-10-01.xlsx"].iloc[0]
     assert first["run_status"] == "-"  # loaded by `wics load`-style code, no Dagster run
-    assert pd.isna(first["run_url"])
+    assert first["run_url"] == ""  # no link: a blank cell
 
     from pipelines.defs.run_status import recent_problem_runs
 

@@ -90,9 +90,10 @@ loads_shown = loads.with_columns(
         lambda r: "; ".join(run_of[r].failed_checks) if r in run_of else "",
         return_dtype=pl.String).fill_null(""),
     run_url=pl.col("run_id").map_elements(
-        lambda r: f"{dagster_ui_url()}/runs/{r}", return_dtype=pl.String),
-    # A file refused before it was read as any kind has none of these: blank, not "None";
-    # a load that ended without loading loaded 0 rows (a running one: not known yet).
+        lambda r: f"{dagster_ui_url()}/runs/{r}", return_dtype=pl.String).fill_null(""),
+    # A file refused before it was read as any kind has none of these (nor a run, when
+    # `wics load` or the sensor refused it): blank, not "None"; a load that ended without
+    # loading loaded 0 rows (a running one: not known yet).
     kind=pl.col("kind").fill_null(""),
     snapshot_date=pl.col("snapshot_date").dt.strftime("%Y-%m-%d").fill_null(""),
     rows_loaded=pl.when(pl.col("status") == "running").then(pl.col("rows_loaded"))
