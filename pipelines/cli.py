@@ -32,6 +32,7 @@ from pipelines.accounts import (
     normalise_name,
     remove_account,
 )
+from pipelines.background import Ahead
 from pipelines.ingest.after_load import Refreshed, after_load_or_pending, refresh_pending
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.settings import ConfigError, Settings, describe_settings, get_settings
@@ -110,7 +111,9 @@ def load_command(args: argparse.Namespace) -> int:
             bar.update(task, description=f"{phase} {path.name}", completed=done,
                        total=total or None, rows=f"{done:,}/{total:,} rows" if total else "")
 
-        dagster = _DagsterAhead(settings)
+        # Dagster imported and its instance opened while the file loads (the load spends its
+        # time in polars and DuckDB, outside the GIL; Dagster's modules are not the load's).
+        dagster = Ahead("wics-dagster", _open_dagster_instance, settings, daemon=True)
         # Refreshes left unfinished by a load that crashed come first (idempotent).
         leftovers = refresh_pending(settings)
         try:
@@ -125,38 +128,29 @@ def load_command(args: argparse.Namespace) -> int:
         if result.status == "loaded" and refreshed is None:
             console.print("[yellow]Loaded, but the refresh after it failed (load_log."
                           "refresh_error); the next load or sensor tick retries it.[/]")
-        reported = dagster.report(result, refreshed, settings)
+        reported = _report_to_dagster(dagster, result, refreshed, settings)
     lines = [f"load {r.load_id} (left unfinished): {line}" for r in leftovers
              for line in r.lines()]
     _print_result(result, lines + (refreshed.lines() if refreshed else []), reported)
     return 0 if result.ok else 1
 
 
-class _DagsterAhead:
-    """Dagster imported and its instance opened in a thread while the file loads: about a
-    second of imports and storage checks that would otherwise follow the load (which spends
-    its time in polars and DuckDB, outside the GIL). Dagster's own modules are not the
-    load's, so the two threads do not import the same ones."""
+def _open_dagster_instance(settings: Settings) -> DagsterInstance:
+    from pipelines.defs.load_report import open_instance  # Dagster: about a second to import
 
-    def __init__(self, settings: Settings) -> None:
-        self._instance: DagsterInstance | None = None
-        self._thread = threading.Thread(target=self._open, args=(settings,),
-                                        name="wics-dagster", daemon=True)
-        self._thread.start()
+    return open_instance(settings)
 
-    def _open(self, settings: Settings) -> None:
-        # A failure here is met again by report(), which opens the instance itself and says.
-        with contextlib.suppress(Exception):
-            from pipelines.defs.load_report import open_instance
 
-            self._instance = open_instance(settings)
+def _report_to_dagster(opening: Ahead[DagsterInstance], result: LoadResult,
+                       refreshed: Refreshed | None, settings: Settings) -> str:
+    """Record the load in Dagster with the instance opened while it loaded; if that opening
+    failed, ``report_to_dagster`` opens it again and says what went wrong."""
+    from pipelines.defs.load_report import report_to_dagster
 
-    def report(self, result: LoadResult, refreshed: Refreshed | None,
-               settings: Settings) -> str:
-        self._thread.join()
-        from pipelines.defs.load_report import report_to_dagster
-
-        return report_to_dagster(result, refreshed, settings, self._instance)
+    instance = None
+    with contextlib.suppress(Exception):
+        instance = opening.result()
+    return report_to_dagster(result, refreshed, settings, instance)
 
 
 def changes_command(args: argparse.Namespace) -> int:

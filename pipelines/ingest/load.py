@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from pipelines.access import Action, User, require
+from pipelines.background import Ahead
 from pipelines.ingest import gates
 from pipelines.ingest.count_sheet import load_count_sheet, rows_to_count
 from pipelines.ingest.material_master import load_material_master
@@ -64,7 +65,6 @@ __all__ = ["LoadResult", "date_from_file_name", "file_sha256", "force_load", "fr
            "load_file"]
 
 ProgressCallback = Callable[[str, int, int], None]
-T = TypeVar("T")
 ERROR_LINES_IN_LOG = 20
 
 
@@ -395,10 +395,12 @@ def load_file(
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"{printable_name(str(path))} does not exist or is not a file")
-    # The file is read and hashed in threads of their own while its log row is written; the
-    # hash is asked for before anything is committed (a duplicate writes nothing).
-    opening = _Ahead("wics-open-export", ExportStream, path, settings)
-    hashing = _Ahead("wics-hash", file_sha256, path)
+    # The file is read (for a workbook calamine's whole parse, for a text export its first
+    # batch) and hashed in threads of their own while its log row is written: calamine,
+    # polars and hashlib work outside the GIL, so on two cores neither the hash nor the log
+    # row costs wall time. The hash is asked for before anything is committed.
+    opening = Ahead("wics-open-export", ExportStream, path, settings)
+    hashing = Ahead("wics-hash", file_sha256, path)
     try:
         name = printable_name(path.name)
         load_id = _start_log(settings, name, run_id, force)
@@ -420,41 +422,6 @@ def load_file(
         hashing.wait()
 
 
-class _Ahead(Generic[T]):
-    """``function(*args)`` run in a thread of its own from now on; ``result()`` waits for it
-    and returns its value, or raises its error in the caller's thread.
-
-    A load opens the export (for a workbook calamine's whole parse of the sheet, for a text
-    export its first batch) and hashes the file this way while it writes its log row:
-    calamine, polars and hashlib work outside the GIL, so on two cores neither the hash nor
-    the log row (the warehouse's opening) costs wall time.
-    """
-
-    def __init__(self, name: str, function: Callable[..., T], *args: Any) -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self.seconds = 0.0  # the function's own time
-        self._thread = threading.Thread(target=self._run, args=(function, *args), name=name)
-        self._thread.start()
-
-    def _run(self, function: Callable[..., T], *args: Any) -> None:
-        started = time.perf_counter()
-        try:
-            self._value = function(*args)
-        except BaseException as error:  # handed to the caller by result()
-            self._error = error
-        self.seconds = time.perf_counter() - started
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def result(self) -> T:
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return cast(T, self._value)
-
-
 def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) -> LoadResult:
     result.status, result.kind = "duplicate", first["kind"]
     result.snapshot_date = first["snapshot_date"]
@@ -468,7 +435,7 @@ def _duplicate(settings: Settings, result: LoadResult, path: Path, first: dict) 
 
 def _load(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
           progress: ProgressCallback | None, forced_by: str | None,
-          opening: _Ahead[ExportStream], hashing: _Ahead[str]) -> LoadResult:
+          opening: Ahead[ExportStream], hashing: Ahead[str]) -> LoadResult:
     if progress is not None:
         progress("reading", 0, 0)
     if forced_by:
@@ -562,7 +529,7 @@ def _settled(settings: Settings, result: LoadResult, path: Path,
 
 def _load_stock_stream(settings: Settings, result: LoadResult, path: Path, as_of: date | None,
                        progress: ProgressCallback | None, stream: ExportStream,
-                       hashing: _Ahead[str]) -> LoadResult:
+                       hashing: Ahead[str]) -> LoadResult:
     """An MB52 read batch by batch, each batch written as soon as it is read, inside the
     load's one transaction. Every refusal of a whole-file read is still decided before the
     commit: the file gates on what the batches found, the warehouse gates on the lines per
